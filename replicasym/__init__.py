@@ -1,0 +1,12 @@
+"""replicasym: symbolic replica calculations for spin glasses and random neural networks.
+
+>>> import replicasym as rs
+>>> d = rs.derive(rs.models.sk(), ansatz="rs")
+>>> s = rs.solve(d, T=0.5)
+"""
+from . import models
+from .derivation import Derivation
+from .derive import derive
+
+__all__ = ["models", "derive", "Derivation"]
+__version__ = "0.1.0"

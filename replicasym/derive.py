@@ -1,0 +1,97 @@
+"""``derive(model, ansatz)``: the whole symbolic pipeline, one recorded step at a time.
+
+ModelSpec -> replicated action (disorder average, overlaps, conjugates) -> ansatz -> n -> 0 ->
+free entropy -> conjugate elimination / fixed-point forms -> gradient, Jacobian, energy,
+replicon -> T = 0 functional.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .derivation import Derivation, ZeroTemperature
+from .errors import ParameterError
+from .symbolic.action import replicated_action
+from .symbolic.limit import replica_limit, zero_temperature
+from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, gradient,
+                              jacobian, replicon)
+
+__all__ = ["derive", "parse_ansatz", "ANSATZE"]
+
+ANSATZE = ("rs", "1rsb", "krsb:K")
+
+
+def parse_ansatz(ansatz: str) -> int:
+    """Number of RSB levels k of an ansatz name: rs -> 0, 1rsb -> 1, krsb:K -> K."""
+    a = str(ansatz).strip().lower()
+    if a == "rs":
+        return 0
+    if a == "1rsb":
+        return 1
+    if a.startswith("krsb:"):
+        try:
+            k = int(a.split(":", 1)[1])
+        except ValueError:
+            raise ParameterError(f"ansatz {ansatz!r}: K in krsb:K must be an integer") from None
+        if not 0 <= k <= 50:
+            raise ParameterError(f"ansatz {ansatz!r}: K must be between 0 and 50")
+        return k
+    if a == "frsb":
+        raise ParameterError("ansatz 'frsb' (full RSB) is not available yet; use rs, 1rsb or krsb:K")
+    raise ParameterError(f"unknown ansatz {ansatz!r}; use rs, 1rsb or krsb:K")
+
+
+def _canonical(k: int) -> str:
+    return "rs" if k == 0 else "1rsb" if k == 1 else f"krsb:{k}"
+
+
+def derive(model, ansatz: str = "rs") -> Derivation:
+    """Derive the free entropy, saddle-point equations and replicon of ``model`` under ``ansatz``."""
+    k = parse_ansatz(ansatz)
+    act = replicated_action(model, k)
+    trace = act.trace
+    phi = replica_limit(act.S_n, act.n, trace)
+    qs = list(act.Q.levels)
+    lams = list(act.conjugates)
+    fixed = {}
+    q = model.overlap
+    if k >= 1 and model.field == 0 and sp.diff(model.xi, q).subs(q, 0) == 0:
+        # With no field and xi'(0) = 0 the level-0 field has zero variance at q_0 = 0 and the
+        # global spin-flip (x -> -x) symmetry makes q_0 = 0 a stationary point.
+        fixed[qs[0]] = sp.S.Zero
+        if lams:
+            fixed[lams[0]] = sp.S.Zero
+        phi = sp.expand(phi.subs(fixed))
+        trace.record("symmetry", "no field and xi'(0) = 0: q_0 = 0 solves its stationarity equation",
+                     sp.Eq(sp.Symbol("Phi"), phi))
+        qs = qs[1:]
+        lams = lams[1:]
+    solutions = {}
+    fixed_point = []
+    if lams:
+        phi_full = phi
+        phi, solutions = eliminate_conjugates(phi_full, qs, lams, trace)
+        fixed_point = fixed_point_equations(phi_full, qs, lams, solutions, trace)
+    variables = tuple(qs) + tuple(act.sizes)
+    grad = gradient(phi, variables)
+    fp = {eq.lhs: eq for eq in fixed_point}
+    equations = tuple(fp.get(v, sp.Eq(g, 0)) for v, g in zip(variables, grad))
+    trace.record("saddle-point equations", "stationarity of Phi in every order parameter", list(equations))
+    jac = jacobian(grad, variables)
+    energy = gaussian_simplify(-sp.diff(phi, act.beta))
+    trace.record("energy", "e = -dPhi/dbeta at fixed order parameters (exact at the saddle)",
+                 sp.Eq(sp.Symbol("e"), energy))
+    lam_R = replicon(model, act, solutions, fixed, trace)
+    zt = None
+    try:
+        E0, zvars, subs = zero_temperature(phi, act.beta, qs[-1], tuple(act.sizes), trace)
+        zvars = tuple(v for v in zvars if E0.has(v))  # rescaled variables that survive the limit
+        zgrad = gradient(E0, zvars)
+        zt = ZeroTemperature(order_parameters=zvars, energy=E0, equations=tuple(sp.Eq(g, 0) for g in zgrad),
+                             jacobian=jacobian(zgrad, zvars), substitutions=subs)
+    except (ValueError, NotImplementedError) as exc:
+        trace.record("zero temperature", f"the T -> 0 limit was not taken: {exc}", sp.S.Zero)
+    bounds = {v: (sp.S.Zero, sp.S.One) for v in variables}
+    return Derivation(model=model, ansatz=_canonical(k), beta=act.beta, params=tuple(model.params),
+                      param_values=dict(model.values), order_parameters=variables, bounds=bounds,
+                      free_entropy=phi, equations=equations, gradient=grad, jacobian=jac, energy=energy,
+                      replicon=lam_R, zero_temperature=zt, steps=trace)

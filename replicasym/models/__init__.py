@@ -1,0 +1,23 @@
+"""Model builders: each returns a :class:`~replicasym.models.spec.ModelSpec` describing the system."""
+from __future__ import annotations
+
+from ..errors import ParameterError
+from .ising import sk
+from .spec import ModelSpec
+from .spherical import spherical
+
+__all__ = ["ModelSpec", "spherical", "sk", "build", "MODELS"]
+
+MODELS = {"spherical": spherical, "sk": sk}
+
+
+def build(name: str, **params) -> ModelSpec:
+    """Build a model by name with keyword parameters (as the CLI's ``--param KEY=VALUE``)."""
+    try:
+        builder = MODELS[name]
+    except KeyError:
+        raise ParameterError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}") from None
+    try:
+        return builder(**params)
+    except TypeError as exc:
+        raise ParameterError(f"{name}: {exc}") from None

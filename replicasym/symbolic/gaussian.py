@@ -1,0 +1,226 @@
+r"""Gaussian expectations over named standard Gaussian variables.
+
+``E(f, z)`` is the SymPy object :math:`\mathbb{E}_z[f] = \int \frac{dz}{\sqrt{2\pi}} e^{-z^2/2} f(z)`
+with ``z`` a standard normal variable.  It stays unevaluated (so that it can be differentiated,
+expanded in the replica number and finally turned into quadrature by the code generator) unless a
+closed-form rule applies:
+
+* :func:`closed_form` -- :math:`\mathbb{E}_z[p(z)\, e^{a z + b z^2}]` for a polynomial ``p``
+  (Gaussian moments and completion of the square, :math:`b < 1/2`):
+  :math:`\mathbb{E}_z e^{a z + b z^2} = (1-2b)^{-1/2} \exp\!\big(\tfrac{a^2}{2(1-2b)}\big)`.
+* :math:`\mathbb{E}_z|az+b|` in closed form (erf and a Gaussian).
+* :func:`stein` -- Stein's lemma / Gaussian integration by parts,
+  :math:`\mathbb{E}_z[z f(z)] = \mathbb{E}_z[f'(z)]`.
+* :func:`hubbard_stratonovich` -- :math:`e^{A X^2/2} = \mathbb{E}_z e^{\sqrt{A} X z}` (``A >= 0``).
+* :func:`linearize` -- linearity: constants (free of ``z``) leave the expectation, sums split.
+
+Derivatives with respect to any symbol other than the integration variable pass under the
+expectation, which is what the saddle-point equations and the ``n -> 0`` expansion need.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = ["E", "GaussianExpectation", "closed_form", "stein", "hubbard_stratonovich",
+           "linearize", "gaussian_variables", "expectations"]
+
+
+class GaussianExpectation(sp.Function):
+    r"""Unevaluated :math:`\mathbb{E}_z[f]` over a standard Gaussian ``z`` (a SymPy ``Symbol``)."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, f, z):
+        if not isinstance(z, sp.Symbol):
+            raise TypeError(f"the integration variable of E must be a Symbol, got {z!r}")
+        if not f.has(z):
+            return f
+        return None
+
+    @property
+    def integrand(self) -> sp.Expr:
+        return self.args[0]
+
+    @property
+    def variable(self) -> sp.Symbol:
+        return self.args[1]
+
+    @property
+    def free_symbols(self):
+        return self.integrand.free_symbols - {self.variable}
+
+    def _eval_derivative(self, s):
+        if s == self.variable:
+            return sp.S.Zero
+        return GaussianExpectation(sp.diff(self.integrand, s), self.variable)
+
+    def _eval_is_real(self):
+        return self.integrand.is_real
+
+    def _eval_is_positive(self):
+        return True if self.integrand.is_positive else None
+
+    def _eval_is_extended_positive(self):
+        return True if self.integrand.is_positive else None
+
+    def _latex(self, printer):
+        return r"\mathbb{E}_{%s}\left[%s\right]" % (printer._print(self.variable),
+                                                     printer._print(self.integrand))
+
+    def _sympystr(self, printer):
+        return "E(%s, %s)" % (printer._print(self.integrand), printer._print(self.variable))
+
+    def doit(self, **hints):
+        f = self.integrand.doit(**hints) if hints.get("deep", True) else self.integrand
+        res = closed_form(GaussianExpectation(f, self.variable))
+        return res
+
+
+E = GaussianExpectation
+
+
+def gaussian_variables(expr: sp.Expr) -> list[sp.Symbol]:
+    """All integration variables of the expectations in ``expr``, outermost first, no repeats."""
+    out: list[sp.Symbol] = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, GaussianExpectation) and node.variable not in out:
+            out.append(node.variable)
+    return out
+
+
+def expectations(expr: sp.Expr) -> list[GaussianExpectation]:
+    """The expectation sub-expressions of ``expr`` (pre-order)."""
+    return [n for n in sp.preorder_traversal(expr) if isinstance(n, GaussianExpectation)]
+
+
+def _double_factorial_moment(k: int) -> sp.Integer:
+    return sp.S.Zero if k % 2 else sp.factorial2(k - 1) if k else sp.S.One
+
+
+def _abs_linear(f: sp.Expr, z: sp.Symbol):
+    r""":math:`\mathbb E_z|az+b| = |a|\sqrt{2/\pi}\,e^{-b^2/2a^2} + b\,\mathrm{erf}(b/\sqrt2|a|)`,
+    or None when ``f`` is not ``c*Abs(a z + b)``."""
+    c, rest = f.as_independent(z, as_Add=False)
+    if not isinstance(rest, sp.Abs):
+        return None
+    arg = sp.expand(rest.args[0])
+    if not arg.is_polynomial(z) or sp.degree(arg, z) != 1:
+        return None
+    a, b = arg.coeff(z, 1), arg.coeff(z, 0)
+    sa = sp.Abs(a)
+    return c * (sa * sp.sqrt(2 / sp.pi) * sp.exp(-b**2 / (2 * a**2)) + b * sp.erf(b / (sp.sqrt(2) * sa)))
+
+
+def _closed_form_one(e: GaussianExpectation) -> sp.Expr:
+    f, z = e.integrand, e.variable
+    absval = _abs_linear(f, z)
+    if absval is not None:
+        return absval
+    f = sp.powsimp(sp.expand(f, deep=False, mul=True, power_exp=False), combine="exp")
+    terms = sp.Add.make_args(sp.expand(f))
+    total = sp.S.Zero
+    for term in terms:
+        coeff, rest = term.as_independent(z, as_Add=False)
+        exponent = sp.S.Zero
+        poly_part = sp.S.One
+        for factor in sp.Mul.make_args(rest):
+            if isinstance(factor, sp.exp):
+                exponent += factor.args[0]
+            elif factor.is_Pow and factor.base == sp.E:
+                exponent += factor.exp
+            else:
+                poly_part *= factor
+        if not poly_part.is_polynomial(z) or not exponent.is_polynomial(z):
+            return e
+        ex = sp.Poly(sp.expand(exponent), z) if exponent != 0 else sp.Poly(0, z)
+        if ex.degree() > 2:
+            return e
+        b = ex.coeff_monomial(z**2)
+        a = ex.coeff_monomial(z)
+        c = ex.coeff_monomial(1)
+        if b == 0 and a == 0:
+            p = sp.Poly(poly_part, z)
+            val = sum(cf * _double_factorial_moment(mon[0]) for mon, cf in p.terms())
+            total += coeff * sp.exp(c) * val
+            continue
+        # complete the square: e^{az+bz^2} phi(z) = (1-2b)^{-1/2} e^{a^2/(2(1-2b))} phi_s(w)
+        # with z = mu + s w, s = (1-2b)^{-1/2}, mu = a s^2.
+        s2 = 1 / (1 - 2 * b)
+        mu = a * s2
+        w = sp.Dummy("w")
+        shifted = sp.expand(poly_part.subs(z, mu + sp.sqrt(s2) * w))
+        p = sp.Poly(shifted, w)
+        val = sum(cf * _double_factorial_moment(mon[0]) for mon, cf in p.terms())
+        total += coeff * sp.exp(c + a**2 * s2 / 2) * sp.sqrt(s2) * val
+    return total
+
+
+def closed_form(expr: sp.Expr) -> sp.Expr:
+    r"""Evaluate every :math:`\mathbb{E}_z[p(z)e^{az+bz^2}]` in ``expr`` in closed form.
+
+    Expectations whose integrand is not of that shape are left untouched (innermost first).
+    """
+    def rule(node):
+        if isinstance(node, GaussianExpectation):
+            return _closed_form_one(node)
+        return node
+    return _bottom_up(expr, rule)
+
+
+def _bottom_up(expr, rule):
+    if not expr.args:
+        return rule(expr)
+    new_args = [_bottom_up(a, rule) for a in expr.args]
+    if any(n is not o for n, o in zip(new_args, expr.args)):
+        expr = expr.func(*new_args)
+    return rule(expr)
+
+
+def linearize(expr: sp.Expr) -> sp.Expr:
+    r"""Apply linearity: :math:`\mathbb{E}_z[c f + g] = c\,\mathbb{E}_z f + \mathbb{E}_z g`."""
+    def rule(node):
+        if not isinstance(node, GaussianExpectation):
+            return node
+        f, z = node.integrand, node.variable
+        out = sp.S.Zero
+        for term in sp.Add.make_args(sp.expand(f, deep=False)):
+            c, rest = term.as_independent(z, as_Add=False)
+            out += c * GaussianExpectation(rest, z)
+        return out
+    return _bottom_up(expr, rule)
+
+
+def stein(expr: sp.Expr) -> sp.Expr:
+    r"""Gaussian integration by parts, :math:`\mathbb{E}_z[z\,f(z)] = \mathbb{E}_z[\partial_z f(z)]`.
+
+    Applied to every term of every expectation whose integrand carries an explicit factor ``z``
+    (and no other power of it), after :func:`linearize`.
+    """
+    def rule(node):
+        if not isinstance(node, GaussianExpectation):
+            return node
+        f, z = node.integrand, node.variable
+        out = sp.S.Zero
+        changed = False
+        for term in sp.Add.make_args(sp.expand(f, deep=False)):
+            c, rest = term.as_independent(z, as_Add=False)
+            factors = sp.Mul.make_args(rest)
+            if z in factors:
+                others = sp.Mul(*[fa for fa in factors if fa != z]) if len(factors) > 1 else sp.S.One
+                if others.has(z) or others == 1:
+                    out += c * GaussianExpectation(sp.diff(others, z), z)
+                    changed = True
+                    continue
+            out += c * GaussianExpectation(rest, z)
+        return out if changed else node
+    return _bottom_up(linearize(expr), rule)
+
+
+def hubbard_stratonovich(A: sp.Expr, X: sp.Expr, z: sp.Symbol) -> sp.Expr:
+    r"""Decouple a square: :math:`e^{A X^2/2} = \mathbb{E}_z\, e^{\sqrt{A}\,X z}` for ``A >= 0``.
+
+    Returns the (unevaluated) right-hand side; :func:`closed_form` maps it back to the left-hand
+    side, which is how the rule is tested.
+    """
+    return GaussianExpectation(sp.exp(sp.sqrt(A) * X * z), z)

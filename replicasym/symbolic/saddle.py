@@ -1,0 +1,105 @@
+r"""Stationarity: conjugate elimination, fixed-point forms, gradient, Jacobian, replicon.
+
+* :func:`eliminate_conjugates` -- solve :math:`\partial\Phi/\partial q_i = 0` for the conjugate
+  :math:`\Lambda_i` where it is linear (e.g. :math:`\Lambda_i = \beta^2\xi'(q_i)`) and substitute.
+  At the saddle this is exact: :math:`d\Phi_{\rm red}/d\theta = \partial\Phi/\partial\theta`.
+* :func:`fixed_point_equations` -- solve :math:`\partial\Phi/\partial\Lambda_i = 0` for
+  :math:`q_i` (linear), giving the familiar :math:`q = \mathbb E\tanh^2(\dots)` forms.
+* :func:`gaussian_simplify` -- Stein's lemma and linearity under expectations.
+* :func:`replicon` -- the replicon eigenvalue of the last RSB level,
+  :math:`\lambda_R = 1 - \beta^2\xi''(q_k)\,\gamma_k`, where :math:`\gamma_k` is the replicon
+  eigenvalue of the single-site four-point susceptibility,
+  :math:`\gamma_k = \langle(\partial_u^2 L_{k+1}(u))^2\rangle` averaged with the Parisi weights
+  :math:`e^{m_i(L_{i+1}-L_i)}` level by level (de Almeida & Thouless, J. Phys. A 11 (1978) 983;
+  for 1RSB Gardner, Nucl. Phys. B 257 (1985) 747).  For spherical variables the single site is
+  Gaussian, :math:`\partial_u^2 L = q_d - q_k` (the eigenvalue of Q on the replicon modes), so
+  :math:`\lambda_R = 1-\beta^2\xi''(q_k)(1-q_k)^2` (Crisanti & Sommers 1992).  The
+  normalisation is that of the Hessian of :math:`-\Phi` in the replicon sector divided by its
+  value at :math:`\beta = 0`: positive where the saddle is stable.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .gaussian import E, GaussianExpectation, linearize, stein
+from .trace import Trace
+
+__all__ = ["eliminate_conjugates", "fixed_point_equations", "gaussian_simplify", "gradient",
+           "jacobian", "replicon"]
+
+
+def gaussian_simplify(expr: sp.Expr) -> sp.Expr:
+    """Stein's lemma + linearity under every expectation, then light algebraic cleaning."""
+    out = stein(expr)
+    out = out.replace(sp.sinh, lambda a: sp.tanh(a) * sp.cosh(a))
+    return sp.expand(linearize(out))
+
+
+def eliminate_conjugates(phi: sp.Expr, qs, lams, trace: Trace):
+    """Return (phi_reduced, {lam_i: solution}) eliminating each conjugate linear in dPhi/dq_i."""
+    solutions = {}
+    for q, lam in zip(qs, lams):
+        eq = sp.diff(phi, q)
+        if eq.has(GaussianExpectation) or not eq.has(lam):
+            raise ValueError(f"cannot eliminate {lam}: dPhi/d{q} is not an algebraic equation in it")
+        solutions[lam] = sp.simplify(solve_linear(eq, lam))
+    trace.record("conjugate elimination", "solve dPhi/dq_i = 0 for the conjugates",
+                 [sp.Eq(k, v) for k, v in solutions.items()])
+    reduced = sp.expand(phi.subs(solutions))
+    trace.record("reduced free entropy", "substitute the conjugates: Phi(q, m)",
+                 sp.Eq(sp.Symbol("Phi"), reduced))
+    return reduced, solutions
+
+
+def fixed_point_equations(phi: sp.Expr, qs, lams, solutions: dict, trace: Trace) -> list:
+    """Eq(q_i, F_i) from dPhi/dLambda_i = 0 (solved for q_i), conjugates then substituted."""
+    eqs = []
+    for q, lam in zip(qs, lams):
+        g = gaussian_simplify(sp.diff(phi, lam))
+        rhs = sp.cancel(gaussian_simplify(sp.expand(solve_linear(g, q).subs(solutions))))
+        eqs.append(sp.Eq(q, rhs))
+    trace.record("fixed-point equations", "dPhi/dLambda_i = 0 solved for q_i (Stein's lemma under E)", eqs)
+    return eqs
+
+
+def solve_linear(eq: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """The root of ``eq = a x + b`` (a != 0 free of x); ValueError when eq is not linear in x."""
+    eq = sp.expand(eq)
+    a = sp.diff(eq, x)
+    if a == 0 or a.has(x):
+        raise ValueError(f"the equation is not linear in {x}")
+    return sp.expand(-eq.subs(x, 0) / a)
+
+
+def gradient(phi: sp.Expr, variables) -> tuple:
+    return tuple(gaussian_simplify(sp.diff(phi, v)) for v in variables)
+
+
+def jacobian(grad, variables) -> sp.Matrix:
+    return sp.Matrix([[gaussian_simplify(sp.diff(g, v)) for v in variables] for g in grad])
+
+
+def replicon(model, action, solutions: dict, fixed: dict, trace: Trace) -> sp.Expr:
+    """lambda_R = 1 - beta^2 xi''(q_k) gamma_k (see the module docstring)."""
+    Q = action.Q
+    qk = Q.levels[-1]
+    q = model.overlap
+    xi2 = sp.diff(model.xi, q, 2).subs(q, qk)
+    if model.spins == "spherical":
+        mode, _ = Q.eigenvalues()[-1]
+        gamma = mode**2
+    else:
+        u = sp.Symbol("u", real=True)
+        d2 = sp.diff(action.site_log(u), u, 2)
+        inner = d2.subs(u, action.cavity_field) ** 2
+        L = action.levels_L
+        for i in range(Q.k, 0, -1):
+            m = Q.block_size(i)
+            weight = sp.exp(sp.expand(m * (L[i] - L[i - 1])))
+            inner = E(weight * inner, action.fields[i])
+        gamma = E(inner, action.fields[0])
+    lam_R = 1 - action.beta**2 * xi2 * gamma
+    lam_R = gaussian_simplify(lam_R.subs(solutions).subs(fixed))
+    trace.record("replicon", "replicon eigenvalue of the last level: 1 - beta^2 xi''(q_k) gamma_k",
+                 sp.Eq(sp.Symbol("lambda_R"), lam_R))
+    return lam_R
