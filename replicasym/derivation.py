@@ -32,6 +32,7 @@ class ZeroTemperature:
     equations: tuple
     jacobian: sp.Matrix
     substitutions: dict
+    replicon: sp.Expr | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ import sympy as sp
 from .derivation import Derivation, ZeroTemperature
 from .errors import ParameterError
 from .symbolic.action import replicated_action
-from .symbolic.limit import replica_limit, zero_temperature
+from .symbolic.limit import replica_limit, zero_temperature, zero_temperature_replicon
 from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, gradient,
                               jacobian, replicon)
 
@@ -87,7 +87,8 @@ def derive(model, ansatz: str = "rs") -> Derivation:
         zvars = tuple(v for v in zvars if E0.has(v))  # rescaled variables that survive the limit
         zgrad = gradient(E0, zvars)
         zt = ZeroTemperature(order_parameters=zvars, energy=E0, equations=tuple(sp.Eq(g, 0) for g in zgrad),
-                             jacobian=jacobian(zgrad, zvars), substitutions=subs)
+                             jacobian=jacobian(zgrad, zvars), substitutions=subs,
+                             replicon=zero_temperature_replicon(lam_R, act.beta, subs, trace))
     except (ValueError, NotImplementedError) as exc:
         trace.record("zero temperature", f"the T -> 0 limit was not taken: {exc}", sp.S.Zero)
     bounds = {v: (sp.S.Zero, sp.S.One) for v in variables}

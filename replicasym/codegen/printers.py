@@ -22,11 +22,27 @@ from sympy.printing.pycode import MpmathPrinter
 
 from ..symbolic.gaussian import GaussianExpectation
 
-__all__ = ["LogCosh", "LogMeanExp", "TiltedMean", "LogAddExp", "stabilize",
+__all__ = ["Expectation", "inert", "LogCosh", "LogMeanExp", "TiltedMean", "LogAddExp", "stabilize",
            "NumpyQuadraturePrinter", "MpmathQuadraturePrinter"]
 
 
 # --------------------------------------------------------------------------- stable primitives
+class Expectation(sp.Function):
+    r"""Inert :math:`\mathbb E_z[f]` for printing: unlike ``GaussianExpectation`` it never
+    simplifies itself away, so CSE may replace parts of ``f`` by temporaries."""
+    nargs = 2
+
+    @property
+    def free_symbols(self):
+        return self.args[0].free_symbols - {self.args[1]}
+
+
+def inert(expr):
+    """Replace every ``GaussianExpectation`` in ``expr`` by an inert :class:`Expectation`."""
+    return expr.replace(lambda e: isinstance(e, GaussianExpectation),
+                        lambda e: Expectation(e.args[0], e.args[1]))
+
+
 class LogCosh(sp.Function):
     r""":math:`\log\cosh x`, printed as ``|x| + log1p(exp(-2|x|)) - log 2``."""
     nargs = 1
@@ -103,7 +119,18 @@ def _logform(f):
 
 
 def _split_exp(f):
-    """``(g, A)`` with ``f == g * exp(A)``; ``A`` is ``None`` when ``f`` has no exponential-like factor."""
+    """``(g, A)`` with ``f == g * exp(A)``; ``A`` is ``None`` when ``f`` has no exponential-like factor.
+
+    A sum is split when every term has an exponential-like factor; the first term's exponent is
+    factored out (the others contribute ``exp(A_i - A_0)``, ``1`` when they coincide).
+    """
+    if f.is_Add:
+        parts = [_split_exp(t) for t in f.args]
+        if any(a is None for _, a in parts):
+            return f, None
+        a0 = parts[0][1]
+        g = sp.Add(*[gi if ai == a0 else gi * sp.exp(ai - a0) for gi, ai in parts])
+        return g, a0
     factors = _sinh_cosh(list(sp.Mul.make_args(f)))
     g, logs = [], []
     for fa in factors:
@@ -179,7 +206,7 @@ def stabilize(expr):
         a = _logform(expr.integrand)
         if a is not None:
             return sp.exp(LogMeanExp(a, expr.variable))
-        return GaussianExpectation(stabilize(expr.integrand), expr.variable)
+        return Expectation(stabilize(expr.integrand), expr.variable)
     if expr.is_Pow:
         b, e = expr.args
         if not _is_pos_number(b) and not (e == 1):
@@ -220,8 +247,11 @@ class NumpyQuadraturePrinter(_NamesMixin, NumPyPrinter):
             raise KeyError(f"Gaussian variable {z} has no quadrature axis")
         return self._axes[z]
 
+    def _print_Expectation(self, expr):
+        return "_E(%s, %d)" % (self._print(expr.args[0]), self._axis(expr.args[1]))
+
     def _print_GaussianExpectation(self, expr):
-        return "_E(%s, %d)" % (self._print(expr.integrand), self._axis(expr.variable))
+        return self._print_Expectation(expr)
 
     def _print_LogMeanExp(self, expr):
         return "_lme(%s, %d)" % (self._print(expr.args[0]), self._axis(expr.args[1]))
@@ -245,8 +275,11 @@ class NumpyQuadraturePrinter(_NamesMixin, NumPyPrinter):
 class MpmathQuadraturePrinter(_NamesMixin, MpmathPrinter):
     """mpmath printer; ``E(f, z)`` becomes ``_E(lambda z: f)`` (nested for nested expectations)."""
 
+    def _print_Expectation(self, expr):
+        return "_E(lambda %s: %s)" % (self._print(expr.args[1]), self._print(expr.args[0]))
+
     def _print_GaussianExpectation(self, expr):
-        return "_E(lambda %s: %s)" % (self._print(expr.variable), self._print(expr.integrand))
+        return self._print_Expectation(expr)
 
     def _print_LogCosh(self, expr):
         return "mpmath.log(mpmath.cosh(%s))" % self._print(expr.args[0])

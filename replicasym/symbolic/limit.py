@@ -16,7 +16,7 @@ import sympy as sp
 from .gaussian import GaussianExpectation, closed_form, linearize
 from .trace import Trace
 
-__all__ = ["replica_limit", "zero_temperature", "laplace_log_cosh"]
+__all__ = ["replica_limit", "zero_temperature", "zero_temperature_replicon", "laplace_log_cosh"]
 
 
 def replica_limit(S_n: sp.Expr, n: sp.Symbol, trace: Trace) -> sp.Expr:
@@ -86,3 +86,17 @@ def _regular_limit(expr: sp.Expr, t: sp.Symbol) -> sp.Expr:
         c0 = sp.limit(coeff, t, 0, "+")
         out += c0 * rest.subs(t, 0)
     return out
+
+
+def zero_temperature_replicon(lam_R: sp.Expr, beta: sp.Symbol, subs: dict, trace: Trace):
+    r"""The replicon as beta -> oo in the rescaled variables, when it has no expectation left
+    (spherical models: :math:`1-\xi''(1)\chi^2`); None otherwise."""
+    if lam_R.has(GaussianExpectation):
+        return None
+    t = sp.Symbol("t", positive=True)
+    r = sp.limit(sp.expand(lam_R.subs(subs)).subs(beta, 1 / t), t, 0, "+")
+    if r.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        return None
+    trace.record("zero-temperature replicon", "the replicon in the rescaled variables as beta -> oo",
+                 sp.Eq(sp.Symbol("lambda_R"), r))
+    return r

@@ -1,0 +1,798 @@
+"""The ``replicasym`` command line (also ``python -m replicasym``).
+
+Every command calls the public Python API (``replicasym.models.build``, ``replicasym.derive``,
+``replicasym.solve``, ``replicasym.scan``, ``replicasym.phase``, ``replicasym.codegen.render``).
+Conventions:
+
+* ``--param KEY=VALUE`` (repeatable) values are read by :func:`replicasym.parsing.parse_value`;
+* ``--json`` prints exactly one JSON object on stdout (anything the library prints while computing
+  is diverted to stderr);
+* errors exit non-zero with one line on stderr starting with ``replicasym: error:`` and never a
+  traceback (set ``REPLICASYM_DEBUG=1`` to get the traceback of an unexpected error).
+
+Exit status: 0 success, 1 error, 2 command-line usage error, 3 command not implemented yet,
+130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+
+from .errors import ParseError, ReplicasymError
+from .parsing import parse_value
+
+__all__ = ["main", "build_parser"]
+
+PROG = "replicasym"
+MODEL_NAMES = ("spherical", "sk", "mlp", "perceptron", "yoshino", "signal")
+_ANSATZ = re.compile(r"^(rs|1rsb|frsb|auto|krsb:[1-9][0-9]?)$")
+_MAX_SCAN_POINTS = 10_000
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_IMPLEMENTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(Exception):
+    """A command-line usage error (argparse's ``error``), reported in one line with exit status 2."""
+
+
+class NotImplementedYet(Exception):
+    """A documented command whose implementation has not landed yet."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # noqa: D102 - argparse hook
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ---------------------------------------------------------------------------------------------
+# value helpers
+# ---------------------------------------------------------------------------------------------
+def _finite_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return v
+
+
+def _nonneg_float(text: str) -> float:
+    v = _finite_float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return v
+
+
+def _precision(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer number of digits: {text!r}") from None
+    if not 1 <= v <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10000 digits, got {v}")
+    return v
+
+
+def _ansatz(text: str) -> str:
+    t = text.strip().lower()
+    if not _ANSATZ.match(t):
+        raise argparse.ArgumentTypeError(
+            f"unknown ansatz {text!r}: use rs, 1rsb, krsb:K (K = 1..99), frsb or auto")
+    return t
+
+
+def _model_name(text: str) -> str:
+    t = text.strip().lower()
+    if not re.match(r"^[a-z][a-z0-9_]*$", t):
+        raise argparse.ArgumentTypeError(f"invalid model name {text!r}; models: {', '.join(MODEL_NAMES)}")
+    return t
+
+
+def parse_params(items) -> dict:
+    """``["p=3", "activation=x*erf(x)"]`` -> ``{"p": 3, "activation": "x*erf(x)"}``."""
+    out: dict = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UsageError(f"--param expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            raise UsageError(f"--param key {key!r} is not a valid name")
+        if key in out:
+            raise UsageError(f"--param {key} given twice")
+        try:
+            out[key] = parse_value(value)
+        except ParseError as exc:
+            raise ParseError(f"--param {key}: {exc}") from None
+    return out
+
+
+def parse_range(text: str) -> list[float]:
+    """``"0.2:1.5:14"`` -> 14 evenly spaced temperatures from 0.2 to 1.5 inclusive."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise UsageError(f"--T expects START:STOP:NUM (e.g. 0.2:1.5:14), got {text!r}")
+    try:
+        start, stop = _nonneg_float(parts[0]), _nonneg_float(parts[1])
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--T {text!r}: {exc}") from None
+    try:
+        num = int(parts[2])
+    except ValueError:
+        raise UsageError(f"--T {text!r}: NUM must be an integer, got {parts[2]!r}") from None
+    if not 1 <= num <= _MAX_SCAN_POINTS:
+        raise UsageError(f"--T {text!r}: NUM must be between 1 and {_MAX_SCAN_POINTS}")
+    if num == 1:
+        return [start]
+    step = (stop - start) / (num - 1)
+    return [start + i * step for i in range(num - 1)] + [stop]
+
+
+def jsonable(value, digits: int | None = None):
+    """Convert API results to JSON types: numbers stay numbers unless ``digits`` > 15, in which
+    case reals become strings of ``digits`` significant digits; non-finite reals become null."""
+    import numbers
+
+    wide = digits is not None and digits > 15
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return repr(value) if wide else value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v, digits) for v in value]
+    mod = type(value).__module__ or ""
+    if mod.startswith("numpy"):
+        if hasattr(value, "tolist"):
+            return jsonable(value.tolist(), digits)
+        return jsonable(value.item(), digits)
+    if mod.startswith("mpmath"):
+        import mpmath
+
+        if isinstance(value, mpmath.mpf):
+            if not mpmath.isfinite(value):
+                return None
+            return mpmath.nstr(value, digits, strip_zeros=False) if wide else float(value)
+        if isinstance(value, mpmath.matrix):
+            return [jsonable(value[i, j] if value.cols > 1 else value[i], digits)
+                    for i in range(value.rows) for j in range(value.cols if value.cols > 1 else 1)]
+        return str(value)
+    if mod.startswith("sympy"):
+        import sympy as sp
+
+        if isinstance(value, sp.Integer):
+            return int(value)
+        if isinstance(value, sp.Basic) and value.is_number and value.is_real is not False:
+            try:
+                if wide:
+                    v = sp.N(value, digits)
+                    if v.is_finite is False or v.has(sp.nan, sp.zoo):
+                        return None
+                    return str(v) if v.is_Float else str(v.evalf(digits))
+                f = float(value)
+                return f if math.isfinite(f) else None
+            except (TypeError, ValueError):
+                return str(value)
+        if isinstance(value, sp.MatrixBase):
+            return [jsonable(v, digits) for v in value]
+        return str(value)
+    if isinstance(value, numbers.Real):
+        return jsonable(float(value), digits)
+    if hasattr(value, "as_dict"):
+        return jsonable(value.as_dict(), digits)
+    return str(value)
+
+
+def _fmt(value, digits: int | None = None) -> str:
+    v = jsonable(value, digits)
+    if isinstance(v, float):
+        return f"{v:.10g}"
+    if v is None:
+        return "-"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# access to the public API (looked up at call time, so tests can substitute it)
+# ---------------------------------------------------------------------------------------------
+def _rs():
+    import replicasym
+
+    return replicasym
+
+
+def _api(name: str):
+    rs = _rs()
+    fn = getattr(rs, name, None)
+    if fn is None:
+        raise ReplicasymError(f"this installation of replicasym has no replicasym.{name}() yet")
+    return fn
+
+
+def _build_model(args):
+    rs = _rs()
+    models = getattr(rs, "models", None)
+    build = getattr(models, "build", None)
+    if build is None:
+        raise ReplicasymError("this installation of replicasym has no replicasym.models.build() yet")
+    params = parse_params(args.param)
+    return build(args.model, **params), params
+
+
+def _render_code(derivation, backend: str) -> str:
+    try:
+        from . import codegen
+    except ImportError as exc:  # pragma: no cover - packaging problem
+        raise ReplicasymError(f"cannot import replicasym.codegen: {exc}") from None
+    render = getattr(codegen, "render", None)
+    if render is None:
+        raise ReplicasymError("this installation of replicasym has no replicasym.codegen.render() yet")
+    return render(derivation, backend)
+
+
+def _solution_dict(solution) -> dict:
+    if hasattr(solution, "as_dict"):
+        return solution.as_dict()
+    if isinstance(solution, dict):
+        return solution
+    raise ReplicasymError(f"solve returned {type(solution).__name__}, not a Solution")
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise ReplicasymError(f"cannot write {path}: directory {parent} does not exist")
+    if os.path.isdir(target):
+        raise ReplicasymError(f"cannot write {path}: it is a directory")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------
+def _describe_derivation(d, out, indent: str = "  ") -> None:
+    ops = ", ".join(str(o) for o in getattr(d, "order_parameters", ()) or ())
+    print(f"{indent}ansatz: {getattr(d, 'ansatz', '?')}    order parameters: {ops or '-'}", file=out)
+    print(f"{indent}free entropy:", file=out)
+    print(f"{indent}  Phi = {d.free_entropy}", file=out)
+    print(f"{indent}saddle-point equations:", file=out)
+    for eq in d.equations:
+        lhs, rhs = (eq.lhs, eq.rhs) if hasattr(eq, "lhs") else (eq, 0)
+        print(f"{indent}  {lhs} = {rhs}", file=out)
+    print(f"{indent}replicon:", file=out)
+    print(f"{indent}  lambda_R = {d.replicon}", file=out)
+    steps = getattr(d, "steps", None)
+    if steps is not None:
+        with contextlib.suppress(TypeError):
+            print(f"{indent}derivation trace: {len(steps)} steps", file=out)
+
+
+def cmd_derive(args, out) -> int:
+    rs = _rs()
+    model, params = _build_model(args)
+    d = _api("derive")(model, ansatz=args.ansatz)
+    if args.json:
+        steps = []
+        for s in getattr(d, "steps", ()) or ():
+            steps.append({"rule": str(getattr(s, "rule", "")), "description": str(getattr(s, "description", "")),
+                          "latex": str(getattr(s, "latex", ""))})
+        import sympy as sp
+
+        obj = {
+            "model": args.model,
+            "params": jsonable(params),
+            "ansatz": str(getattr(d, "ansatz", args.ansatz)),
+            "order_parameters": [str(o) for o in getattr(d, "order_parameters", ()) or ()],
+            "free_entropy": str(d.free_entropy),
+            "equations": [f"{e.lhs} = {e.rhs}" if hasattr(e, "lhs") else str(e) for e in d.equations],
+            "replicon": str(d.replicon),
+            "latex": {
+                "free_entropy": sp.latex(d.free_entropy),
+                "equations": [sp.latex(e) for e in d.equations],
+                "replicon": sp.latex(d.replicon),
+            },
+            "steps": steps,
+        }
+        _emit_json(obj, out)
+    elif args.latex:
+        print(d.latex(), file=out)
+    elif args.markdown:
+        print(d.steps.markdown(), file=out)
+    else:
+        print(f"{args.model} ({_fmt(params) or 'default parameters'})", file=out)
+        _describe_derivation(d, out)
+    del rs
+    return EXIT_OK
+
+
+def _temperature_kwargs(args) -> dict:
+    if args.T is not None:
+        return {"T": args.T}
+    return {"beta": args.beta}
+
+
+def cmd_solve(args, out) -> int:
+    model, params = _build_model(args)
+    sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
+    data = _solution_dict(sol)
+    if args.json:
+        obj = jsonable(data, args.precision)
+        obj.setdefault("model", args.model)
+        obj.setdefault("params", jsonable(params))
+        _emit_json(obj, out)
+        return EXIT_OK
+    _print_solution(data, out, args.precision, header=True, model=args.model, params=params)
+    return EXIT_OK
+
+
+def _print_solution(data: dict, out, digits, header: bool, model: str = "", params=None) -> None:
+    d = jsonable(data, digits)
+    T = d.get("T")
+    if header:
+        tdesc = "0 (ground state)" if T in (0, 0.0, "0", "0.0") else _fmt(T)
+        print(f"{d.get('model', model)}  params: {_fmt(d.get('params', params)) or '-'}", file=out)
+        print(f"  ansatz: {d.get('ansatz', '?')}    T = {tdesc}", file=out)
+    width = 16
+    for key in ("free_entropy", "energy", "entropy"):
+        if key in d:
+            print(f"  {key:<{width}} {_fmt(d[key])}", file=out)
+    for k, v in (d.get("order_parameters") or {}).items():
+        print(f"  {k:<{width}} {_fmt(v)}", file=out)
+    if "replicon" in d:
+        rep = d["replicon"]
+        note = ""
+        try:
+            r = float(rep)
+            note = "  (stable)" if r > 0 else "  (unstable)" if r < 0 else "  (marginal)"
+        except (TypeError, ValueError):
+            pass
+        print(f"  {'replicon':<{width}} {_fmt(rep)}{note}", file=out)
+    if "converged" in d:
+        print(f"  {'converged':<{width}} {d['converged']}  (residual {_fmt(d.get('residual'))})", file=out)
+
+
+def cmd_codegen(args, out) -> int:
+    model, _ = _build_model(args)
+    d = _api("derive")(model, ansatz=args.ansatz)
+    source = _render_code(d, args.backend)
+    if not isinstance(source, str) or not source.strip():
+        raise ReplicasymError("code generation produced no source")
+    try:
+        compile(source, args.output, "exec")
+    except SyntaxError as exc:
+        raise ReplicasymError(f"generated code does not compile (line {exc.lineno}: {exc.msg}); "
+                              "nothing was written") from None
+    if args.output == "-":
+        out.write(source if source.endswith("\n") else source + "\n")
+        return EXIT_OK
+    atomic_write(args.output, source)
+    if args.json:
+        _emit_json({"model": args.model, "ansatz": args.ansatz, "backend": args.backend,
+                    "output": args.output, "bytes": len(source.encode())}, out)
+    else:
+        print(f"wrote {args.output} ({args.backend} backend, {len(source.splitlines())} lines)", file=out)
+    return EXIT_OK
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ReplicasymError("--plot needs matplotlib, which is not installed; "
+                              "install it with: pip install 'replicasym[plot]'") from None
+    return plt
+
+
+def cmd_scan(args, out) -> int:
+    temps = parse_range(args.T)
+    plt = _require_matplotlib() if args.plot else None
+    if args.plot and not args.plot.lower().endswith((".png", ".pdf", ".svg")):
+        raise UsageError("--plot FILE must end in .png, .pdf or .svg")
+    model, params = _build_model(args)
+    sols = _api("scan")(model, args.ansatz, temps)
+    points = [jsonable(_solution_dict(s)) for s in sols]
+    if plt is not None:
+        _plot(plt, points, args)
+    if args.json:
+        _emit_json({"model": args.model, "params": jsonable(params), "ansatz": args.ansatz,
+                    "points": points, **({"plot": args.plot} if args.plot else {})}, out)
+        return EXIT_OK
+    ops = []
+    for p in points:
+        for k in (p.get("order_parameters") or {}):
+            if k not in ops:
+                ops.append(k)
+    cols = ["T", "free_entropy", "energy", "entropy", *ops, "replicon", "converged"]
+    rows = []
+    for p in points:
+        opv = p.get("order_parameters") or {}
+        rows.append([_fmt(p.get(c)) if c not in ops else _fmt(opv.get(c)) for c in cols])
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+    print(f"# {args.model} {_fmt(params) or ''}  ansatz={args.ansatz}".rstrip(), file=out)
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)), file=out)
+    for r in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths)), file=out)
+    if args.plot:
+        print(f"# plot written to {args.plot}", file=out)
+    return EXIT_OK
+
+
+def _plot(plt, points, args) -> None:
+    Ts = [p.get("T") for p in points]
+    keys = ["free_entropy", "energy", "entropy"]
+    ops = sorted({k for p in points for k in (p.get("order_parameters") or {})})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for k in keys:
+        axes[0].plot(Ts, [p.get(k) if p.get(k) is not None else float("nan") for p in points], "o-", label=k)
+    for k in ops:
+        ys = []
+        for p in points:
+            v = (p.get("order_parameters") or {}).get(k)
+            ys.append(v if isinstance(v, (int, float)) else float("nan"))
+        axes[1].plot(Ts, ys, "o-", label=k)
+    for ax, title in zip(axes, ("thermodynamics", "order parameters")):
+        ax.set_xlabel("T")
+        ax.set_title(f"{args.model} {args.ansatz}: {title}")
+        ax.legend()
+    fig.tight_layout()
+    tmp_dir = os.path.dirname(os.path.abspath(args.plot))
+    if not os.path.isdir(tmp_dir):
+        raise ReplicasymError(f"cannot write {args.plot}: directory {tmp_dir} does not exist")
+    fig.savefig(args.plot, dpi=120)
+    plt.close(fig)
+
+
+def cmd_phase(args, out) -> int:
+    model, params = _build_model(args)
+    result = _api("phase")(model, precision=args.precision)
+    obj = jsonable(result, args.precision)
+    if args.json:
+        if isinstance(obj, dict):
+            obj.setdefault("model", args.model)
+            obj.setdefault("params", jsonable(params))
+        _emit_json(obj, out)
+        return EXIT_OK
+    print(f"{args.model}  params: {_fmt(params) or '-'}", file=out)
+    for k, v in (obj.items() if isinstance(obj, dict) else [("result", obj)]):
+        if k in ("model", "params"):
+            continue
+        print(f"  {k:<18} {'-  (none)' if v is None else _fmt(v)}", file=out)
+    return EXIT_OK
+
+
+def cmd_check(args, out) -> int:
+    raise NotImplementedYet("'check' (hand-calculation checker) is not implemented yet "
+                            "(issue: hand-calculation checker pending)")
+
+
+def cmd_mc(args, out) -> int:
+    raise NotImplementedYet("'mc' (Monte Carlo) is not implemented yet (issue: montecarlo/ module pending)")
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def cmd_demo(args, out) -> int:
+    rs = _rs()
+    failures: list[str] = []
+    t0 = time.perf_counter()
+
+    def section(title):
+        print("", file=out)
+        print(title, file=out)
+        print("-" * len(title), file=out)
+
+    def attempt(label, fn):
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the demo reports and goes on
+            msg = _one_line(f"{type(exc).__name__}: {exc}")
+            print(f"  FAILED: {msg}", file=out)
+            failures.append(f"{label}: {msg}")
+        out.flush()
+
+    print("replicasym demo: derive and solve the classic replica calculations", file=out)
+    print("(conventions: DESIGN.md; spherical p-spin xi(q) = q^p/2, SK xi(q) = q^2/2)", file=out)
+    state: dict = {}
+
+    def derive_sk():
+        state["sk"] = rs.models.build("sk")
+        state["d_sk"] = rs.derive(state["sk"], ansatz="rs")
+        _describe_derivation(state["d_sk"], out)
+
+    def derive_sph():
+        state["sph"] = rs.models.build("spherical", p=3)
+        d = rs.derive(state["sph"], ansatz="1rsb")
+        _describe_derivation(d, out)
+
+    def solve_sk():
+        s = _solution_dict(rs.solve(state.get("d_sk") or rs.models.build("sk"), T=0.5))
+        _print_solution(s, out, None, header=False)
+        rep = jsonable(s.get("replicon"))
+        if isinstance(rep, float) and rep < 0:
+            print("  -> replicon < 0: the RS solution is unstable below the AT line (T_AT(h=0) = 1)",
+                  file=out)
+
+    def ground_sk():
+        s = _solution_dict(rs.solve(state.get("d_sk") or rs.models.build("sk"), T=0))
+        e = jsonable(s.get("energy"))
+        ref = -math.sqrt(2 / math.pi)
+        print(f"  {'E_gs (RS)':<16} {_fmt(e)}    reference -sqrt(2/pi) = {ref:.10g}", file=out)
+
+    def phase_sph():
+        ph = jsonable(rs.phase(state.get("sph") or rs.models.build("spherical", p=3)))
+        refs = {"T_d": ("sqrt(3/8)", math.sqrt(3 / 8))}
+        for key in ("T_d", "T_s", "E_gs", "T_c", "phase", "zero_temperature_phase", "E_th"):
+            if key in ph:
+                ref = refs.get(key)
+                extra = f"    reference {ref[0]} = {ref[1]:.10g}" if ref else ""
+                print(f"  {key:<16} {_fmt(ph[key])}{extra}", file=out)
+        for key, v in ph.items():
+            if key not in ("T_d", "T_s", "E_gs", "T_c", "phase", "zero_temperature_phase", "E_th",
+                           "model", "params"):
+                print(f"  {key:<16} {_fmt(v)}", file=out)
+
+    section("1. SK model, replica-symmetric derivation")
+    attempt("derive sk rs", derive_sk)
+    section("2. Spherical pure 3-spin, 1RSB derivation")
+    attempt("derive spherical p=3 1rsb", derive_sph)
+    section("3. SK, RS solution at T = 0.5")
+    attempt("solve sk T=0.5", solve_sk)
+    section("4. SK, RS ground state (T = 0)")
+    attempt("solve sk T=0", ground_sk)
+    section("5. Spherical pure 3-spin: transitions and ground state (phase)")
+    attempt("phase spherical p=3", phase_sph)
+    print("", file=out)
+    dt = time.perf_counter() - t0
+    if failures:
+        print(f"demo finished in {dt:.1f} s with {len(failures)} failed part(s)", file=out)
+        raise ReplicasymError(f"demo: {len(failures)} part(s) failed: " + "; ".join(failures))
+    print(f"demo finished in {dt:.1f} s; all parts succeeded", file=out)
+    return EXIT_OK
+
+
+def _emit_json(obj, out) -> None:
+    out.write(json.dumps(obj, allow_nan=False, ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------------------------
+_FMT = argparse.RawDescriptionHelpFormatter
+
+
+def _common(p: argparse.ArgumentParser, ansatz_required: bool | None, ansatz_default: str | None = None):
+    p.add_argument("model", metavar="MODEL", type=_model_name,
+                   help=f"the model: {', '.join(MODEL_NAMES)}")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="model parameter (repeatable), e.g. p=3, xi='q**3/2', activation='x*erf(x)', "
+                        "alpha=1.0,0.5")
+    if ansatz_required is not None:
+        p.add_argument("--ansatz", type=_ansatz, required=ansatz_required, default=ansatz_default,
+                       metavar="A", help="rs | 1rsb | krsb:K | frsb | auto"
+                       + (f" (default {ansatz_default})" if ansatz_default else ""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG, formatter_class=_FMT,
+        description="replicasym: symbolic replica calculations for spin glasses and random neural networks.",
+        epilog="examples:\n"
+               "  replicasym demo\n"
+               "  replicasym derive sk --ansatz rs --latex\n"
+               "  replicasym solve spherical --param p=3 --ansatz 1rsb --T 0 --json\n"
+               "  replicasym phase spherical --param p=3\n"
+               "run 'replicasym COMMAND --help' for the options of a command.")
+    try:
+        from . import __version__ as version
+    except ImportError:  # pragma: no cover
+        version = "unknown"
+    parser.add_argument("--version", action="version", version=f"replicasym {version}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("derive", formatter_class=_FMT, help="derive the free entropy and saddle-point equations",
+                       description="Derive the free-entropy functional, the saddle-point equations and the "
+                                   "replicon of MODEL under ansatz A.",
+                       epilog="examples:\n  replicasym derive sk --ansatz rs\n"
+                              "  replicasym derive spherical --param p=3 --ansatz 1rsb --latex\n"
+                              "  replicasym derive sk --ansatz rs --json")
+    _common(p, ansatz_required=True)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--latex", action="store_true", help="print the result as LaTeX")
+    g.add_argument("--json", action="store_true", help="print one JSON object")
+    g.add_argument("--markdown", action="store_true", help="print the derivation trace as Markdown")
+    p.set_defaults(func=cmd_derive)
+
+    p = sub.add_parser("solve", formatter_class=_FMT, help="solve the saddle point at one temperature",
+                       description="Solve MODEL at temperature T (or inverse temperature beta); --T 0 is the "
+                                   "ground state. With --ansatz auto (default) RS is solved, its replicon "
+                                   "checked and the RSB ansatze the model supports compared.",
+                       epilog="examples:\n  replicasym solve sk --ansatz rs --T 0.5\n"
+                              "  replicasym solve spherical --param p=3 --ansatz 1rsb --T 0 --json\n"
+                              "  replicasym solve sk --ansatz rs --T 0.5 --precision 50 --json")
+    _common(p, ansatz_required=False, ansatz_default="auto")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--T", type=_nonneg_float, metavar="X", help="temperature (0: ground state)")
+    g.add_argument("--beta", type=_nonneg_float, metavar="X", help="inverse temperature")
+    p.add_argument("--precision", type=_precision, metavar="DIGITS",
+                   help="solve with mpmath at this many significant digits (JSON numbers become strings "
+                        "above 15 digits)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("codegen", formatter_class=_FMT, help="generate a standalone solver module",
+                       description="Render the derivation of MODEL under ansatz A as a standalone, importable "
+                                   "Python module (written atomically to FILE.py; '-o -' prints it).",
+                       epilog="examples:\n  replicasym codegen sk --ansatz rs --backend numpy -o sk_rs.py\n"
+                              "  replicasym codegen spherical --param p=3 --ansatz 1rsb --backend mpmath "
+                              "-o pspin3.py")
+    _common(p, ansatz_required=True)
+    p.add_argument("--backend", choices=("numpy", "mpmath"), required=True, help="numpy | mpmath")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.py", help="output file ('-' for stdout)")
+    p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
+    p.set_defaults(func=cmd_codegen)
+
+    p = sub.add_parser("scan", formatter_class=_FMT, help="solve along a range of temperatures",
+                       description="Solve MODEL under ansatz A at NUM evenly spaced temperatures from START to "
+                                   "STOP (inclusive) and print a table, JSON (key 'points') and/or a plot.",
+                       epilog="examples:\n  replicasym scan sk --ansatz rs --T 0.2:1.5:14\n"
+                              "  replicasym scan spherical --param p=3 --ansatz 1rsb --T 0.3:0.8:11 --json\n"
+                              "  replicasym scan sk --ansatz rs --T 0.2:1.5:14 --plot sk.png   "
+                              "# needs pip install 'replicasym[plot]'")
+    _common(p, ansatz_required=True)
+    p.add_argument("--T", required=True, metavar="START:STOP:NUM", help="temperatures, e.g. 0.2:1.5:14")
+    p.add_argument("--plot", metavar="FILE.png", help="also plot the scan (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the list 'points'")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("phase", formatter_class=_FMT, help="transition temperatures and the T = 0 phase",
+                       description="Locate the transitions of MODEL (T_c, T_d, T_s, T_AT where they exist; "
+                                   "null when absent), the zero-temperature phase and E_gs.",
+                       epilog="examples:\n  replicasym phase spherical --param p=3\n"
+                              "  replicasym phase sk --json")
+    _common(p, ansatz_required=None)
+    p.add_argument("--precision", type=_precision, metavar="DIGITS", help="digits (mpmath) for the results")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_phase)
+
+    p = sub.add_parser("check", formatter_class=_FMT, help="check a hand-derived equation (not implemented yet)",
+                       description="Say whether a hand-derived saddle-point equation or free entropy is "
+                                   "equivalent to the engine's, and where it differs. NOT IMPLEMENTED YET.",
+                       epilog="example:\n  replicasym check sk --ansatz rs --equation \"q = E(tanh(beta*sqrt(q)*z)**2, z)\"")
+    _common(p, ansatz_required=True)
+    p.add_argument("--equation", required=True, help="the equation or functional, in the whitelist syntax")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("mc", formatter_class=_FMT, help="Monte Carlo simulation (not implemented yet)",
+                       description="Finite-N Monte Carlo of MODEL's Hamiltonian. NOT IMPLEMENTED YET.",
+                       epilog="example:\n  replicasym mc sk --N 200 --T 0.5 --samples 20 --json")
+    _common(p, ansatz_required=None)
+    p.add_argument("--N", type=int, required=True, metavar="SIZE", help="system size")
+    p.add_argument("--T", type=_nonneg_float, required=True, metavar="X", help="temperature")
+    p.add_argument("--samples", type=int, default=10, metavar="K", help="disorder samples (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_mc)
+
+    p = sub.add_parser("demo", formatter_class=_FMT, help="derive and solve the classic examples (the main job)",
+                       description="Derive SK (RS) and the spherical pure 3-spin model (1RSB), print the "
+                                   "free entropies and saddle-point equations, solve SK at T = 0.5 and at "
+                                   "T = 0, and locate T_d, T_s and E_gs of the 3-spin model.",
+                       epilog="example:\n  replicasym demo")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------------------------
+def _error(msg: str) -> None:
+    print(f"{PROG}: error: {_one_line(msg)}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (the console script passes it to ``sys.exit``)."""
+    debug = bool(os.environ.get("REPLICASYM_DEBUG"))
+    parser = build_parser()
+    out = sys.stdout
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        if not debug:
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                status = args.func(args, out)
+        except UsageError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        except NotImplementedYet as exc:
+            _error(str(exc))
+            return EXIT_NOT_IMPLEMENTED
+        except (ReplicasymError, ValueError) as exc:
+            if debug:
+                traceback.print_exc()
+            _error(str(exc) or type(exc).__name__)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            _error("interrupted")
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            with contextlib.suppress(Exception):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            return EXIT_ERROR
+        except RecursionError:
+            if debug:
+                traceback.print_exc()
+            _error("internal error: recursion too deep (expression too large?)")
+            return EXIT_ERROR
+        except MemoryError:
+            _error("out of memory")
+            return EXIT_ERROR
+        except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
+            if debug:
+                traceback.print_exc()
+            _error(f"internal error: {type(exc).__name__}: {exc} (set REPLICASYM_DEBUG=1 for a traceback)")
+            return EXIT_ERROR
+        finally:
+            with contextlib.suppress(Exception):
+                out.flush()
+    seen = set()
+    for w in caught:
+        line = _one_line(f"{w.category.__name__}: {w.message}")
+        if line not in seen:
+            seen.add(line)
+            print(f"{PROG}: warning: {line}", file=sys.stderr)
+    return status if isinstance(status, int) else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Content-addressed on-disk cache of generated modules and importing them (no pickle)."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["content_hash", "default_cache_dir", "cache_path", "store", "import_source"]
+
+
+def content_hash(source: str) -> str:
+    """SHA-256 hex digest of the UTF-8 encoded module source."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """``$REPLICASYM_CACHE`` if set, else ``~/.cache/replicasym``."""
+    env = os.environ.get("REPLICASYM_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "replicasym"
+
+
+def cache_path(cache_dir, backend: str, digest: str) -> Path:
+    return Path(cache_dir) / f"replicasym_{backend}_{digest}.py"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def store(source: str, backend: str, cache_dir=None) -> tuple[Path, bytes]:
+    """Make sure the cache holds ``source`` intact; return its path and the verified bytes.
+
+    An existing entry whose SHA-256 does not match its name (corrupted, truncated) is rewritten.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    data = source.encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    path = cache_path(cache_dir, backend, digest)
+    try:
+        existing = path.read_bytes()
+    except OSError:
+        existing = None
+    if existing is None or hashlib.sha256(existing).hexdigest() != digest:
+        _write_atomic(path, data)
+    return path, data
+
+
+def import_source(path: Path, data: bytes, module_name: str):
+    """Import ``data`` (already hash-verified bytes of ``path``) as module ``module_name``.
+
+    The verified bytes are compiled directly, so a file changed after verification is never run.
+    """
+    cached = sys.modules.get(module_name)
+    if cached is not None and getattr(cached, "__file__", None) == str(path):
+        return cached
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    code = compile(data, str(path), "exec")
+    sys.modules[module_name] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module

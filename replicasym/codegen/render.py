@@ -1,0 +1,264 @@
+"""Render a :class:`~replicasym.derivation.Derivation` into module source with the jinja2 templates."""
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+
+import jinja2
+import sympy as sp
+
+from ..symbolic.gaussian import GaussianExpectation, gaussian_variables
+from .names import assign_names, docstring_text, one_line
+from .printers import MpmathQuadraturePrinter, NumpyQuadraturePrinter, inert, stabilize
+
+__all__ = ["BACKENDS", "render_source", "template_source"]
+
+#: backend name -> template file
+BACKENDS = {"numpy": "numpy_module.py.j2", "mpmath": "mpmath_module.py.j2"}
+
+DEFAULT_QUADRATURE_NODES = 121
+
+
+def template_source(name: str) -> str:
+    """The text of a template shipped as package data of ``replicasym.templates``."""
+    try:
+        root = importlib.resources.files("replicasym.templates")
+    except ModuleNotFoundError:  # source checkout that was not installed: see _source_templates
+        root = _source_templates()
+    return root.joinpath(name).read_text(encoding="utf-8")
+
+
+def _source_templates():
+    # Only for an uninstalled source tree (PYTHONPATH=repo): pyproject maps the top-level
+    # ``templates`` directory to ``replicasym.templates``; emulate that mapping.
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import replicasym
+
+    for base in getattr(replicasym, "__path__", []):
+        cand = Path(base).resolve().parent / "templates" / "__init__.py"
+        if cand.is_file():
+            spec = importlib.util.spec_from_file_location(
+                "replicasym.templates", cand, submodule_search_locations=[str(cand.parent)])
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules["replicasym.templates"] = mod
+            spec.loader.exec_module(mod)
+            return importlib.resources.files("replicasym.templates")
+    raise ModuleNotFoundError("replicasym.templates (package data) not found; install replicasym")
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: template_source(name)),
+        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _as_expr(eq) -> sp.Expr:
+    if isinstance(eq, sp.Equality):
+        return eq.lhs - eq.rhs
+    return sp.sympify(eq)
+
+
+def _bound_literal(value, backend: str):
+    """A literal for a numeric bound, ``None`` for a symbolic one (then unconstrained)."""
+    v = sp.sympify(value)
+    inf = "numpy.inf" if backend == "numpy" else "mpmath.inf"
+    if v is sp.oo:
+        return inf
+    if v is sp.S.NegativeInfinity:
+        return "-" + inf
+    if not (v.is_number and v.is_real):
+        return None
+    if backend == "numpy":
+        return repr(float(v))
+    if v.is_Integer:
+        return "mpmath.mpf(%d)" % int(v)
+    if v.is_Rational:
+        return "mpmath.mpf(%d) / %d" % (v.p, v.q)
+    return "mpmath.mpf(%r)" % str(sp.Float(v, 30))
+
+
+@dataclass
+class _Function:
+    name: str
+    doc: str
+    inputs: list          # local names, theta first then params
+    n_theta: int
+    n_params: int
+    gaussians: list       # [(name, axis)] (numpy only)
+    lines: list           # "x0 = ..." assignment lines
+    kind: str             # "scalar" | "vector" | "matrix"
+    result: object        # printed expression(s)
+
+
+class _Renderer:
+    def __init__(self, d, backend: str):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
+        self.d = d
+        self.backend = backend
+        zt = d.zero_temperature
+        self.theta = tuple(d.order_parameters)
+        self.params = (d.beta, *tuple(d.params))
+        self.exprs = {
+            "free_entropy": sp.sympify(d.free_entropy),
+            "gradient": [sp.sympify(g) for g in d.gradient],
+            "jacobian": sp.Matrix(d.jacobian),
+            "energy": sp.sympify(d.energy),
+            "replicon": sp.sympify(d.replicon),
+        }
+        if zt is not None:
+            self.gs_theta = tuple(zt.order_parameters)
+            gs_exprs = [sp.sympify(zt.energy), *[_as_expr(e) for e in zt.equations],
+                        *sp.Matrix(zt.jacobian)]
+            free = set().union(*[e.free_symbols for e in gs_exprs])
+            self.gs_params = tuple(s for s in self.params if s in free or s in d.params)
+            self.exprs.update({
+                "ground_state_energy": sp.sympify(zt.energy),
+                "ground_state_gradient": [_as_expr(e) for e in zt.equations],
+                "ground_state_jacobian": sp.Matrix(zt.jacobian),
+            })
+        else:
+            self.gs_theta = ()
+            self.gs_params = ()
+        # Gaussian variables: first appearance, outermost first, over all expressions
+        zs: list = []
+        for e in self._all_exprs():
+            for z in gaussian_variables(e):
+                if z not in zs:
+                    zs.append(z)
+        self.gaussians = zs
+        self.axes = {z: -(len(zs) - k) for k, z in enumerate(zs)}
+        known = set(self.theta) | set(self.params) | set(self.gs_theta) | set(zs)
+        extra = set()
+        for e in self._all_exprs():
+            extra |= e.free_symbols - known
+        if extra:
+            raise ValueError("expressions contain symbols that are neither order parameters nor "
+                             f"parameters: {sorted(map(str, extra))}")
+        self.names = assign_names([*self.theta, *self.params, *self.gs_theta, *zs])
+        printer_cls = NumpyQuadraturePrinter if backend == "numpy" else MpmathQuadraturePrinter
+        self.printer = printer_cls(self.names, self.axes,
+                                   {"fully_qualified_modules": True, "inline": True,
+                                    "allow_unknown_functions": False})
+
+    def _all_exprs(self):
+        for v in self.exprs.values():
+            if isinstance(v, sp.MatrixBase):
+                yield from v
+            elif isinstance(v, list):
+                yield from v
+            else:
+                yield v
+
+    # ------------------------------------------------------------------ code
+    def _print(self, e) -> str:
+        return self.printer.doprint(e)
+
+    def function(self, name, doc, theta, params, kind) -> _Function:
+        value = self.exprs[name]
+        if kind == "scalar":
+            flat = [value]
+        elif kind == "vector":
+            flat = list(value)
+        else:
+            flat = list(value)  # row-major
+        if self.backend == "numpy":
+            flat = [stabilize(e) for e in flat]
+            ignore = ()
+        else:
+            flat = [inert(e) for e in flat]
+            ignore = tuple(self.gaussians)
+        taken = set().union(*[e.atoms(sp.Symbol) for e in flat]) if flat else set()
+        temps = sp.numbered_symbols("x", cls=sp.Symbol, exclude=taken)
+        reps, reduced = sp.cse(flat, symbols=temps, ignore=ignore, order="canonical")
+        lines = ["%s = %s" % (self._print(s), self._print(v)) for s, v in reps]
+        printed = [self._print(e) for e in reduced]
+        if kind == "scalar":
+            result = printed[0]
+        elif kind == "vector":
+            result = printed
+        else:
+            n = value.rows
+            result = [printed[i * value.cols:(i + 1) * value.cols] for i in range(n)]
+        used = set().union(*[e.atoms(sp.Symbol) for e in flat]) if flat else set()
+        gauss = [(self.names[z], self.axes[z]) for z in self.gaussians if z in used]
+        return _Function(name=name, doc=doc, inputs=[self.names[s] for s in (*theta, *params)],
+                         n_theta=len(theta), n_params=len(params), gaussians=gauss,
+                         lines=lines, kind=kind, result=result)
+
+    def context(self) -> dict:
+        d = self.d
+        model_name = getattr(d.model, "name", None) or type(d.model).__name__
+        order = ", ".join(map(str, self.theta))
+        fns = [
+            self.function("free_entropy", "Free entropy Phi(theta; beta, params) per spin.",
+                          self.theta, self.params, "scalar"),
+            self.function("gradient", "[dPhi/dtheta_i] -- the saddle-point residuals.",
+                          self.theta, self.params, "vector"),
+            self.function("jacobian", "[[d^2 Phi/dtheta_i dtheta_j]] (row-major lists).",
+                          self.theta, self.params, "matrix"),
+            self.function("energy", "Energy per spin e = -dPhi/dbeta at fixed theta.",
+                          self.theta, self.params, "scalar"),
+            self.function("replicon", "Replicon eigenvalue (positive where RS/RSB is stable).",
+                          self.theta, self.params, "scalar"),
+        ]
+        if d.zero_temperature is not None:
+            fns += [
+                self.function("ground_state_energy", "Ground-state energy functional E0(theta0; params).",
+                              self.gs_theta, self.gs_params, "scalar"),
+                self.function("ground_state_gradient", "[dE0/dtheta0_i] -- zero-temperature equations.",
+                              self.gs_theta, self.gs_params, "vector"),
+                self.function("ground_state_jacobian", "[[d^2 E0/dtheta0_i dtheta0_j]].",
+                              self.gs_theta, self.gs_params, "matrix"),
+            ]
+
+        def latex(e):
+            return docstring_text(sp.latex(e))
+
+        def bounds(syms):
+            out = []
+            for s in syms:
+                lo, hi = (d.bounds or {}).get(s, (sp.S.NegativeInfinity, sp.oo))
+                lo_s = _bound_literal(lo, self.backend) or _bound_literal(sp.S.NegativeInfinity, self.backend)
+                hi_s = _bound_literal(hi, self.backend) or _bound_literal(sp.oo, self.backend)
+                out.append((lo_s, hi_s))
+            return out
+
+        ctx = {
+            "model_name": one_line(model_name),
+            "model_repr": repr(one_line(model_name)),
+            "ansatz": one_line(d.ansatz),
+            "ansatz_repr": repr(one_line(d.ansatz)),
+            "order_text": one_line(order),
+            "params_text": one_line(", ".join(map(str, self.params))),
+            "latex_free_entropy": latex(d.free_entropy),
+            "latex_equations": [latex(eq) for eq in d.equations],
+            "latex_replicon": latex(d.replicon),
+            "latex_ground_state": latex(d.zero_temperature.energy) if d.zero_temperature else None,
+            "gs_order_text": one_line(", ".join(map(str, self.gs_theta))),
+            "order_names": [self.names[s] for s in self.theta],
+            "param_names": [self.names[s] for s in self.params],
+            "gs_order_names": [self.names[s] for s in self.gs_theta],
+            "gs_param_names": [self.names[s] for s in self.gs_params],
+            "bounds": bounds(self.theta),
+            "gs_bounds": bounds(self.gs_theta),
+            "n_gauss": len(self.gaussians),
+            "gauss_names": [self.names[z] for z in self.gaussians],
+            "functions": fns,
+            "zero_temperature": d.zero_temperature is not None,
+            "quadrature_nodes": DEFAULT_QUADRATURE_NODES,
+        }
+        return ctx
+
+
+def render_source(derivation, backend: str) -> str:
+    """Module source for ``derivation`` and ``backend`` (``"numpy"`` or ``"mpmath"``)."""
+    r = _Renderer(derivation, backend)
+    src = _env().get_template(BACKENDS[backend]).render(**r.context())
+    compile(src, f"<replicasym generated {backend} module>", "exec")  # syntax check
+    return src

@@ -1,0 +1,60 @@
+"""The numbers a solve returns, and their JSON form (DESIGN.md, ``solve --json``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+
+__all__ = ["Solution", "number"]
+
+
+def number(x, digits: int | None = None):
+    """A JSON-ready number: float in double precision, a string of digits beyond it, None for None."""
+    if x is None:
+        return None
+    if digits is not None and digits > 15:
+        with mpmath.workdps(digits + 5):
+            return mpmath.nstr(mpmath.mpf(x), digits, strip_zeros=False, min_fixed=-mpmath.inf,
+                               max_fixed=mpmath.inf)
+    return float(x)
+
+
+@dataclass
+class Solution:
+    """One solved saddle point.
+
+    ``T == 0`` is the ground state: ``energy`` is E_gs, ``free_entropy`` and ``entropy`` are None
+    (Phi diverges like -beta E_gs) and ``order_parameters`` holds the rescaled variables
+    (chi = beta(1 - q_k), y = beta m).
+    """
+
+    model: str
+    params: dict
+    ansatz: str
+    T: object
+    free_entropy: object
+    energy: object
+    entropy: object
+    order_parameters: dict
+    replicon: object
+    converged: bool
+    residual: object
+    digits: int | None = None
+    notes: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        d = self.digits
+        return {
+            "model": self.model,
+            "params": self.params,
+            "ansatz": self.ansatz,
+            "T": number(self.T, d),
+            "free_entropy": number(self.free_entropy, d),
+            "energy": number(self.energy, d),
+            "entropy": number(self.entropy, d),
+            "order_parameters": {k: number(v, d) for k, v in self.order_parameters.items()},
+            "replicon": number(self.replicon, d),
+            "converged": bool(self.converged),
+            "residual": number(self.residual, None if d is None else 6),
+            "notes": list(self.notes),
+        }

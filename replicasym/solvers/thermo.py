@@ -1,0 +1,326 @@
+r"""Thermodynamics at one temperature: solve a derivation's saddle point, or the ground state.
+
+* Finite T: multi-start batched Newton (:func:`~.newton.newton_batch`) on
+  :math:`\partial\Phi/\partial\theta=0` inside the admissible box, plus the boundary point
+  q = 0 when it is stationary (the paramagnet).  Among the stationary points the Parisi
+  prescription for n -> 0 picks the one with replicon >= 0 where there is one, and then the
+  smallest :math:`\Phi` (the free energy is maximised over the order parameters when n < 1).
+  A 1RSB calculation whose only stationary points have m >= 1 reduces to RS (m = 1, q_1 = q_0).
+* T = 0: the same on the ground-state functional :math:`E_0(\chi, y, \dots)` of the rescaled
+  variables; among stationary points the largest E_0 is the Parisi choice.
+* ``precision``: the double-precision solution is polished with mpmath Newton at that many
+  digits (residual below 10^-(digits-5), else :class:`~replicasym.errors.ConvergenceError`).
+"""
+from __future__ import annotations
+
+import itertools
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..derive import derive, parse_ansatz
+from ..errors import ConvergenceError, ParameterError
+from ..solution import Solution
+from .evaluate import Evaluator
+from .newton import newton_batch, newton_mp
+
+__all__ = ["solve", "solve_derivation", "derivation_for", "evaluator_for"]
+
+_DERIVATIONS: dict = {}
+_EVALUATORS: dict = {}
+_GRID = {"q": (0.05, 0.3, 0.6, 0.85, 0.97, 0.995), "m": (0.15, 0.4, 0.7, 0.9),
+         "chi": (0.05, 0.3, 1.0, 3.0), "y": (0.3, 1.0, 3.0, 10.0)}
+
+
+def _model_key(model) -> tuple:
+    return (model.name, model.spins, sp.srepr(model.xi), sp.srepr(model.field),
+            tuple(sorted((k, repr(v)) for k, v in model.options.items())))
+
+
+def derivation_for(model, ansatz: str):
+    """``derive(model, ansatz)``, memoised per model and ansatz within the process."""
+    key = (_model_key(model), parse_ansatz(ansatz))
+    if key not in _DERIVATIONS:
+        _DERIVATIONS[key] = derive(model, ansatz)
+    return _DERIVATIONS[key]
+
+
+def evaluator_for(d, digits: int | None = None) -> Evaluator:
+    key = (id(d), digits)
+    if key not in _EVALUATORS:
+        _EVALUATORS[key] = Evaluator(d, digits)
+    return _EVALUATORS[key]
+
+
+def _kind(name: str) -> str:
+    return "m" if name.startswith("m") else "y" if name.startswith("y") else "chi" if name == "chi" else "q"
+
+
+def _starts(names) -> np.ndarray:
+    rows = []
+    for combo in itertools.product(*[_GRID[_kind(n)] for n in names]):
+        qs = [v for n, v in zip(names, combo) if _kind(n) == "q"]
+        if qs == sorted(qs):
+            rows.append(combo)
+    return np.array(rows, dtype=float).reshape(len(rows), len(names))
+
+
+def _bounds(names):
+    lo = np.array([0.0] * len(names))
+    hi = np.array([np.inf if _kind(n) in ("chi", "y") else 1.0 for n in names])
+    return lo, hi
+
+
+def _values(d, beta) -> dict:
+    vals = {str(s): v for s, v in d.param_values.items()}
+    vals["beta"] = beta
+    return vals
+
+
+def _unique(rows: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    out = []
+    for r in rows:
+        if not any(np.max(np.abs(r - o)) < tol for o in out):
+            out.append(r)
+    return np.array(out).reshape(len(out), rows.shape[1])
+
+
+def _digits(precision) -> int | None:
+    if precision is None:
+        return None
+    try:
+        p = int(precision)
+    except (TypeError, ValueError):
+        raise ParameterError(f"precision must be a number of digits, got {precision!r}") from None
+    if not 10 <= p <= 1000:
+        raise ParameterError(f"precision must be between 10 and 1000 digits, got {p}")
+    return p
+
+
+def stationary_points(d, beta: float, fixed: dict | None = None):
+    """All stationary points found from the start grid at inverse temperature ``beta``.
+
+    ``fixed`` maps order-parameter names to values held fixed (e.g. {"m": 1.0}).  Returns
+    (theta (K, V), Phi (K,), replicon (K,), residual (K,))."""
+    ev = evaluator_for(d)
+    names = ev.names
+    fixed = fixed or {}
+    free = [i for i, n in enumerate(names) if n not in fixed]
+    theta0 = _starts(names)
+    for n, v in fixed.items():
+        theta0[:, names.index(n)] = v
+    theta0 = _unique(theta0)
+    lo, hi = _bounds(names)
+    vals = _values(d, beta)
+    theta, conv, res = newton_batch(lambda th: ev.residual(th, vals), lambda th: ev.jacobian(th, vals),
+                                    theta0, free, lo, hi, tol=1e-11 * (1 + beta**2))
+    cands = [theta[conv]]
+    # the boundary point q = 0 (all overlaps zero) when it is stationary: the paramagnet
+    zero = np.zeros((1, len(names)))
+    for n, v in fixed.items():
+        zero[0, names.index(n)] = v
+    if d.k == 0:
+        r0 = ev.residual(zero, vals)[:, free]
+        if np.all(np.abs(r0) < 1e-12 * (1 + beta**2)):
+            cands.append(zero)
+    pts = _unique(np.concatenate(cands, axis=0))
+    if len(pts) == 0:
+        return pts, np.zeros(0), np.zeros(0), np.zeros(0)
+    phi = ev.scalar("free_entropy", pts, vals)
+    rep = ev.scalar("replicon", pts, vals)
+    r = np.max(np.abs(ev.residual(pts, vals)[:, free]), axis=1)
+    return pts, phi, rep, r
+
+
+def _select(names, pts, phi, rep, k):
+    """Parisi prescription among stationary points (see module docstring)."""
+    ok = np.isfinite(phi) & np.isfinite(rep)
+    if k >= 1:  # a genuine RSB point: levels ordered and strictly split, 0 < m < 1
+        qi = [i for i, n in enumerate(names) if _kind(n) == "q"]
+        split = np.ones(len(pts), bool) if len(qi) < 2 else pts[:, qi[-1]] - pts[:, qi[0]] > 1e-6
+        split &= pts[:, qi[-1]] > 1e-6
+        ok &= split
+    if not ok.any():
+        return None
+    stable = ok & (rep >= -1e-9)
+    pool = np.flatnonzero(stable if stable.any() else ok)
+    return pool[np.argmin(phi[pool])]
+
+
+def solve_derivation(d, beta, precision=None, model_params=None) -> Solution:
+    """Solve derivation ``d`` at inverse temperature ``beta`` (beta = inf: ground state)."""
+    digits = _digits(precision)
+    if beta == np.inf:
+        return _ground_state(d, digits, model_params)
+    ev = evaluator_for(d, digits)
+    names = ev.names
+    pts, phi, rep, res = stationary_points(d, float(beta))
+    notes = []
+    i = _select(names, pts, phi, rep, d.k)
+    if i is None:
+        if d.k == 0:
+            raise ConvergenceError(f"no RS stationary point found at T = {1 / float(beta):.6g} "
+                                   "(tried a grid of starts; residuals did not reach 1e-11)",
+                                   residual=float(np.min(res)) if len(res) else None)
+        rs_sol = solve_derivation(derivation_for(d.model, "rs"), beta, precision, model_params)
+        rs_sol.notes.append(f"{d.ansatz}: no stationary point with 0 < m < 1 and split levels; "
+                            "the ansatz reduces to RS (m = 1)")
+        rs_sol.ansatz = d.ansatz
+        q = rs_sol.order_parameters.get("q", 0.0)
+        rs_sol.order_parameters = {n: (1.0 if _kind(n) == "m" else q) for n in names}
+        return rs_sol
+    theta = pts[i]
+    vals = _values(d, float(beta))
+    if digits is None:
+        out = dict(zip(names, theta))
+        fe, en, rp, r = phi[i], ev.scalar("energy", theta[None], vals)[0], rep[i], res[i]
+        b = float(beta)
+        T, s = 1 / b, fe + b * en
+    else:
+        b = _mp_beta(beta, digits)
+        vals = _values(d, b)
+        with mpmath.workdps(digits + 5):
+            th, r = newton_mp(lambda t: ev.mp_call("gradient", t, vals),
+                              lambda t: ev.mp_call("jacobian", t, vals), list(theta),
+                              range(len(names)), digits)
+            fe = ev.mp_call("free_entropy", th, vals)
+            en = ev.mp_call("energy", th, vals)
+            rp = ev.mp_call("replicon", th, vals)
+            T, s = 1 / b, fe + b * en
+        out = dict(zip(names, th))
+    if rp < 0:
+        notes.append("replicon < 0: this saddle point is unstable (replica symmetry breaking "
+                     "beyond this ansatz)")
+    return Solution(model=d.model.name, params=model_params or d.model.public_params(), ansatz=d.ansatz,
+                    T=T, free_entropy=fe, energy=en, entropy=s, order_parameters=out,
+                    replicon=rp, converged=True, residual=r, digits=digits, notes=notes)
+
+
+def _mp_beta(beta, digits):
+    with mpmath.workdps(digits + 10):
+        return mpmath.mpf(beta)
+
+
+def _ground_state(d, digits, model_params) -> Solution:
+    zt = d.zero_temperature
+    if zt is None:
+        raise ParameterError(f"the engine could not take T -> 0 for {d.model.name} {d.ansatz}; "
+                             "solve at a small positive T instead")
+    ev = evaluator_for(d, digits)
+    names = ev.gs_names
+    vals = _values(d, np.inf)
+    notes = []
+    if not names:
+        E0 = ev.gs_energy(np.zeros((1, 0)), vals)[0]
+        theta, r = np.zeros(0), 0.0
+        if digits is not None:
+            with mpmath.workdps(digits + 5):
+                E0 = ev.mp_call("ground_state_energy", [], vals, ground_state=True)
+    else:
+        lo, hi = _bounds(names)
+        theta0 = _starts(names)
+        th, conv, res = newton_batch(lambda t: ev.gs_residual(t, vals), lambda t: ev.gs_jacobian(t, vals),
+                                     theta0, range(len(names)), lo, hi, tol=1e-12)
+        pts = _unique(th[conv])
+        if len(pts) == 0:
+            if d.k >= 1:
+                rs_sol = _ground_state(derivation_for(d.model, "rs"), digits, model_params)
+                rs_sol.notes.append(f"{d.ansatz}: no stationary point of the T = 0 functional with "
+                                    "finite chi, y > 0; the ansatz reduces to RS")
+                rs_sol.ansatz = d.ansatz
+                return rs_sol
+            raise ConvergenceError("no stationary point of the ground-state functional found",
+                                   residual=float(np.nanmin(res)) if np.isfinite(res).any() else None)
+        energies = ev.gs_energy(pts, vals)
+        i = int(np.nanargmax(energies))
+        theta, E0 = pts[i], energies[i]
+        r = float(np.max(np.abs(ev.gs_residual(pts[i:i + 1], vals))))
+        if digits is not None:
+            with mpmath.workdps(digits + 5):
+                theta, r = newton_mp(lambda t: ev.mp_call("ground_state_gradient", t, vals, True),
+                                     lambda t: ev.mp_call("ground_state_jacobian", t, vals, True),
+                                     list(theta), range(len(names)), digits)
+                E0 = ev.mp_call("ground_state_energy", theta, vals, ground_state=True)
+    rep = None
+    if zt.replicon is not None:
+        with mpmath.workdps((digits or 15) + 5):
+            rep = sp.N(zt.replicon.subs(dict(zip(zt.order_parameters, theta))), (digits or 15) + 5)
+            rep = mpmath.mpf(str(rep)) if digits else float(rep)
+        if rep < 0:
+            notes.append("replicon < 0 at T = 0: this ground state is unstable beyond the ansatz")
+    return Solution(model=d.model.name, params=model_params or d.model.public_params(), ansatz=d.ansatz,
+                    T=0.0, free_entropy=None, energy=E0, entropy=None,
+                    order_parameters=dict(zip(names, theta)), replicon=rep, converged=True, residual=r,
+                    digits=digits, notes=notes)
+
+
+def _temperature(T, beta):
+    if (T is None) == (beta is None):
+        raise ParameterError("give exactly one of T=... or beta=...")
+    try:
+        if T is not None:
+            T = float(T)
+            if not np.isfinite(T) or T < 0:
+                raise ParameterError(f"T must be >= 0 (T = 0 is the ground state), got {T}")
+            return np.inf if T == 0 else 1.0 / T, T
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ParameterError(f"temperature must be a number, got {T if T is not None else beta!r}") from None
+    if not beta > 0:
+        raise ParameterError(f"beta must be > 0, got {beta}")
+    return beta, (0.0 if beta == np.inf else 1.0 / beta)
+
+
+def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None) -> Solution:
+    """Solve a model (or a :class:`~replicasym.derivation.Derivation`) at temperature T or beta.
+
+    ``T=0`` gives the ground state.  ``ansatz="auto"`` follows the Parisi prescription over RS and
+    1RSB (see :func:`solve_auto`); ``precision`` in digits switches to mpmath.
+    """
+    from ..derivation import Derivation
+    b, T_val = _temperature(T, beta)
+    if isinstance(target, Derivation):
+        d = target
+        if precision is not None and T is not None and b != np.inf:
+            b = 1 / mpmath.mpf(str(T)) if _digits(precision) else b
+        return solve_derivation(d, b, precision)
+    model = target
+    if str(ansatz).lower() == "auto":
+        return solve_auto(model, T, beta, precision)
+    d = derivation_for(model, ansatz)
+    if precision is not None and b != np.inf:
+        with mpmath.workdps(_digits(precision) + 10):
+            b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))
+    return solve_derivation(d, b, precision)
+
+
+def solve_auto(model, T=None, beta=None, precision=None) -> Solution:
+    r"""Parisi prescription over the ansätze the engine solves: RS, then 1RSB.
+
+    1RSB is chosen when it has a genuine solution (split levels, 0 < m < 1 at T > 0; finite
+    chi, y at T = 0) and it is at least as good as RS: smaller Phi at T > 0, larger E_0 at T = 0
+    (the free energy is maximised over replica order parameters as n -> 0).  A negative replicon
+    of the chosen solution is reported: full RSB (a later issue) is then needed.
+    """
+    rs = solve(model, T=T, beta=beta, ansatz="rs", precision=precision)
+    one = solve(model, T=T, beta=beta, ansatz="1rsb", precision=precision)
+    reduced = any("reduces to RS" in n for n in one.notes)
+    chosen = rs
+    if not reduced:
+        if rs.T == 0:
+            better = one.energy >= rs.energy - 1e-9
+        else:
+            better = one.free_entropy <= rs.free_entropy + 1e-12
+        if better:
+            chosen = one
+    chosen.notes.append(f"auto: chose {chosen.ansatz} (RS replicon {_fmt(rs.replicon)}; 1RSB "
+                        f"{'reduces to RS' if reduced else 'replicon ' + _fmt(one.replicon)})")
+    if chosen.replicon is not None and chosen.replicon < -1e-9:
+        chosen.notes.append("the chosen solution has a negative replicon: full RSB is needed "
+                            "(not available in this version); the value is a bound")
+    return chosen
+
+
+def _fmt(x):
+    return "n/a" if x is None else f"{float(x):.6g}"
