@@ -7,6 +7,10 @@
 from . import models
 from .derivation import Derivation
 from .derive import derive
+from .solution import Solution
+from .solvers.scan import scan
+from .solvers.thermo import solve
+from .solvers.transitions import phase
 
-__all__ = ["models", "derive", "Derivation"]
+__all__ = ["models", "derive", "solve", "phase", "scan", "Derivation", "Solution"]
 __version__ = "0.1.0"

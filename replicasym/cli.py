@@ -30,7 +30,7 @@ import warnings
 from .errors import ParseError, ReplicasymError
 from .parsing import parse_value
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 PROG = "replicasym"
 MODEL_NAMES = ("spherical", "sk", "mlp", "perceptron", "yoshino", "signal")
@@ -49,7 +49,7 @@ class NotImplementedYet(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # noqa: D102 - argparse hook
+    def error(self, message):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
@@ -139,8 +139,12 @@ def parse_range(text: str) -> list[float]:
 
 
 def jsonable(value, digits: int | None = None):
-    """Convert API results to JSON types: numbers stay numbers unless ``digits`` > 15, in which
-    case reals become strings of ``digits`` significant digits; non-finite reals become null."""
+    """Convert API results to JSON types; non-finite reals become null.
+
+    Python ints and floats stay JSON numbers (a float carries no more than double precision, and
+    ``Solution.as_dict`` already formats what it wants as strings).  Multi-precision reals (mpmath
+    ``mpf``, SymPy numbers) become floats, or strings of ``digits`` significant digits when
+    ``digits`` > 15."""
     import numbers
 
     wide = digits is not None and digits > 15
@@ -149,9 +153,7 @@ def jsonable(value, digits: int | None = None):
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return repr(value) if wide else value
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): jsonable(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -170,7 +172,7 @@ def jsonable(value, digits: int | None = None):
             return mpmath.nstr(value, digits, strip_zeros=False) if wide else float(value)
         if isinstance(value, mpmath.matrix):
             return [jsonable(value[i, j] if value.cols > 1 else value[i], digits)
-                    for i in range(value.rows) for j in range(value.cols if value.cols > 1 else 1)]
+                    for i in range(value.rows) for j in range(max(1, value.cols))]
         return str(value)
     if mod.startswith("sympy"):
         import sympy as sp
@@ -191,6 +193,8 @@ def jsonable(value, digits: int | None = None):
         if isinstance(value, sp.MatrixBase):
             return [jsonable(v, digits) for v in value]
         return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
     if isinstance(value, numbers.Real):
         return jsonable(float(value), digits)
     if hasattr(value, "as_dict"):
@@ -313,7 +317,8 @@ def cmd_derive(args, out) -> int:
     if args.json:
         steps = []
         for s in getattr(d, "steps", ()) or ():
-            steps.append({"rule": str(getattr(s, "rule", "")), "description": str(getattr(s, "description", "")),
+            steps.append({"rule": str(getattr(s, "rule", "")),
+                          "description": str(getattr(s, "description", "")),
                           "latex": str(getattr(s, "latex", ""))})
         import sympy as sp
 
@@ -356,8 +361,9 @@ def cmd_solve(args, out) -> int:
     data = _solution_dict(sol)
     if args.json:
         obj = jsonable(data, args.precision)
+        # the parameters are echoed as given, never reformatted as digit strings
+        obj["params"] = jsonable(data.get("params", params)) if isinstance(data, dict) else jsonable(params)
         obj.setdefault("model", args.model)
-        obj.setdefault("params", jsonable(params))
         _emit_json(obj, out)
         return EXIT_OK
     _print_solution(data, out, args.precision, header=True, model=args.model, params=params)
@@ -498,7 +504,7 @@ def cmd_phase(args, out) -> int:
     for k, v in (obj.items() if isinstance(obj, dict) else [("result", obj)]):
         if k in ("model", "params"):
             continue
-        print(f"  {k:<18} {'-  (none)' if v is None else _fmt(v)}", file=out)
+        print(f"  {k:<24} {'-  (none)' if v is None else _fmt(v)}", file=out)
     return EXIT_OK
 
 
@@ -518,7 +524,7 @@ def cmd_demo(args, out) -> int:
     t0 = time.perf_counter()
 
     def section(title):
-        print("", file=out)
+        print(file=out)
         print(title, file=out)
         print("-" * len(title), file=out)
 
@@ -566,11 +572,11 @@ def cmd_demo(args, out) -> int:
             if key in ph:
                 ref = refs.get(key)
                 extra = f"    reference {ref[0]} = {ref[1]:.10g}" if ref else ""
-                print(f"  {key:<16} {_fmt(ph[key])}{extra}", file=out)
+                print(f"  {key:<24} {_fmt(ph[key])}{extra}", file=out)
         for key, v in ph.items():
             if key not in ("T_d", "T_s", "E_gs", "T_c", "phase", "zero_temperature_phase", "E_th",
                            "model", "params"):
-                print(f"  {key:<16} {_fmt(v)}", file=out)
+                print(f"  {key:<24} {_fmt(v)}", file=out)
 
     section("1. SK model, replica-symmetric derivation")
     attempt("derive sk rs", derive_sk)
@@ -582,7 +588,7 @@ def cmd_demo(args, out) -> int:
     attempt("solve sk T=0", ground_sk)
     section("5. Spherical pure 3-spin: transitions and ground state (phase)")
     attempt("phase spherical p=3", phase_sph)
-    print("", file=out)
+    print(file=out)
     dt = time.perf_counter() - t0
     if failures:
         print(f"demo finished in {dt:.1f} s with {len(failures)} failed part(s)", file=out)
@@ -631,7 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("derive", formatter_class=_FMT, help="derive the free entropy and saddle-point equations",
+    p = sub.add_parser("derive", formatter_class=_FMT,
+                       help="derive the free entropy and saddle-point equations",
                        description="Derive the free-entropy functional, the saddle-point equations and the "
                                    "replicon of MODEL under ansatz A.",
                        epilog="examples:\n  replicasym derive sk --ansatz rs\n"
@@ -662,7 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("codegen", formatter_class=_FMT, help="generate a standalone solver module",
-                       description="Render the derivation of MODEL under ansatz A as a standalone, importable "
+                       description="Render the derivation of MODEL under ansatz A as a standalone, "
+                                   "importable "
                                    "Python module (written atomically to FILE.py; '-o -' prints it).",
                        epilog="examples:\n  replicasym codegen sk --ansatz rs --backend numpy -o sk_rs.py\n"
                               "  replicasym codegen spherical --param p=3 --ansatz 1rsb --backend mpmath "
@@ -674,7 +682,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_codegen)
 
     p = sub.add_parser("scan", formatter_class=_FMT, help="solve along a range of temperatures",
-                       description="Solve MODEL under ansatz A at NUM evenly spaced temperatures from START to "
+                       description="Solve MODEL under ansatz A at NUM evenly spaced temperatures from "
+                                   "START to "
                                    "STOP (inclusive) and print a table, JSON (key 'points') and/or a plot.",
                        epilog="examples:\n  replicasym scan sk --ansatz rs --T 0.2:1.5:14\n"
                               "  replicasym scan spherical --param p=3 --ansatz 1rsb --T 0.3:0.8:11 --json\n"
@@ -696,10 +705,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_phase)
 
-    p = sub.add_parser("check", formatter_class=_FMT, help="check a hand-derived equation (not implemented yet)",
+    p = sub.add_parser("check", formatter_class=_FMT,
+                       help="check a hand-derived equation (not implemented yet)",
                        description="Say whether a hand-derived saddle-point equation or free entropy is "
                                    "equivalent to the engine's, and where it differs. NOT IMPLEMENTED YET.",
-                       epilog="example:\n  replicasym check sk --ansatz rs --equation \"q = E(tanh(beta*sqrt(q)*z)**2, z)\"")
+                       epilog="example:\n  replicasym check sk --ansatz rs "
+                              "--equation \"q = E(tanh(beta*sqrt(q)*z)**2, z)\"")
     _common(p, ansatz_required=True)
     p.add_argument("--equation", required=True, help="the equation or functional, in the whitelist syntax")
     p.set_defaults(func=cmd_check)
@@ -714,7 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_mc)
 
-    p = sub.add_parser("demo", formatter_class=_FMT, help="derive and solve the classic examples (the main job)",
+    p = sub.add_parser("demo", formatter_class=_FMT,
+                       help="derive and solve the classic examples (the main job)",
                        description="Derive SK (RS) and the spherical pure 3-spin model (1RSB), print the "
                                    "free entropies and saddle-point equations, solve SK at T = 0.5 and at "
                                    "T = 0, and locate T_d, T_s and E_gs of the 3-spin model.",

@@ -13,7 +13,7 @@ from .errors import ParameterError
 from .symbolic.action import replicated_action
 from .symbolic.limit import replica_limit, zero_temperature, zero_temperature_replicon
 from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, gradient,
-                              jacobian, replicon)
+                              jacobian, replicon, stationarity_residuals)
 
 __all__ = ["derive", "parse_ansatz", "ANSATZE"]
 
@@ -72,10 +72,13 @@ def derive(model, ansatz: str = "rs") -> Derivation:
         phi, solutions = eliminate_conjugates(phi_full, qs, lams, trace)
         fixed_point = fixed_point_equations(phi_full, qs, lams, solutions, trace)
     variables = tuple(qs) + tuple(act.sizes)
-    grad = gradient(phi, variables)
+    multiplicities = {lv: act.Q.multiplicity(i).subs(act.n, 0) for i, lv in enumerate(act.Q.levels)}
+    grad = stationarity_residuals(phi, variables, multiplicities, fixed_point)
     fp = {eq.lhs: eq for eq in fixed_point}
     equations = tuple(fp.get(v, sp.Eq(g, 0)) for v, g in zip(variables, grad))
-    trace.record("saddle-point equations", "stationarity of Phi in every order parameter", list(equations))
+    trace.record("saddle-point equations", "stationarity of Phi in every order parameter; the equation "
+                 "of level q_i is divided by its multiplicity m_i - m_{i+1} (or put in fixed-point "
+                 "form q_i = F_i)", list(equations))
     jac = jacobian(grad, variables)
     energy = gaussian_simplify(-sp.diff(phi, act.beta))
     trace.record("energy", "e = -dPhi/dbeta at fixed order parameters (exact at the saddle)",

@@ -7,7 +7,7 @@ mistake or a numerical failure from a bug.  :class:`ParseError` and :class:`Para
 """
 from __future__ import annotations
 
-__all__ = ["ReplicasymError", "ParseError", "ParameterError", "ConvergenceError"]
+__all__ = ["ConvergenceError", "ParameterError", "ParseError", "ReplicasymError"]
 
 
 class ReplicasymError(Exception):

@@ -38,8 +38,16 @@ import sympy as sp
 
 from .errors import ParseError
 
-__all__ = ["parse_expression", "parse_value", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH",
-           "MAX_EXPONENT", "MAX_DIGITS"]
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "parse_expression",
+    "parse_value",
+]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -316,9 +324,8 @@ class _Converter:
                         self.text, node)
         if base.is_zero and expo.is_Number and expo.is_negative:
             raise _fail("division by zero (0 to a negative power)", self.text, node)
-        if base.is_Number and mag is not None:
-            if _digits_estimate(base) * mag > MAX_DIGITS:
-                raise _fail(f"constant power has more than {MAX_DIGITS} digits", self.text, node)
+        if base.is_Number and mag is not None and _digits_estimate(base) * mag > MAX_DIGITS:
+            raise _fail(f"constant power has more than {MAX_DIGITS} digits", self.text, node)
         return sp.Pow(base, expo)
 
     @staticmethod
@@ -388,7 +395,8 @@ def _max_depth(tree: ast.AST) -> int:
         for child in ast.iter_child_nodes(node):
             same_chain = (isinstance(node, ast.BinOp) and isinstance(child, ast.BinOp)
                           and child is node.left
-                          and (isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(child.op, (ast.Add, ast.Sub))
+                          and (isinstance(node.op, (ast.Add, ast.Sub))
+                               and isinstance(child.op, (ast.Add, ast.Sub))
                                or isinstance(node.op, (ast.Mult, ast.Div))
                                and isinstance(child.op, (ast.Mult, ast.Div))))
             if isinstance(child, (ast.expr_context, ast.operator, ast.unaryop)):
@@ -537,7 +545,8 @@ def parse_value(text: str):
         return num
     if _IDENT.match(s):
         return s
-    body = s[1:-1] if (s.startswith("[") and s.endswith("]")) or (s.startswith("(") and s.endswith(")")) else s
+    bracketed = (s.startswith("[") and s.endswith("]")) or (s.startswith("(") and s.endswith(")"))
+    body = s[1:-1] if bracketed else s
     if "," in body:
         parts = body.split(",")
         values = []

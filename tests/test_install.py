@@ -22,11 +22,11 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", 
 def _pip_install(src: Path, target: Path) -> subprocess.CompletedProcess:
     base = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-input", "--disable-pip-version-check",
             "--quiet", "--target", str(target)]
-    r = subprocess.run(base + [str(src)], capture_output=True, text=True, timeout=240)
+    r = subprocess.run(base + [str(src)], check=False, capture_output=True, text=True, timeout=240)
     if r.returncode != 0:
         # no index reachable for the isolated build environment: try the current one
-        r2 = subprocess.run(base + ["--no-build-isolation", str(src)], capture_output=True, text=True,
-                            timeout=240)
+        r2 = subprocess.run(base + ["--no-build-isolation", str(src)], check=False, capture_output=True,
+                            text=True, timeout=240)
         if r2.returncode == 0:
             return r2
         text = r.stdout + r.stderr
@@ -57,7 +57,7 @@ def _run_installed(target: Path, code: str, *args, module=True):
     env["PYTHONPATH"] = str(target)
     cwd = target.parent  # not the repository: the checkout must not shadow the installed copy
     cmd = [sys.executable, "-c", code, *args] if module else [*args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 
 
 def test_templates_are_installed(installed):
@@ -81,7 +81,8 @@ def test_templates_are_installed(installed):
 def test_all_subpackages_are_installed(installed):
     expected = sorted(str(p.parent.relative_to(ROOT)).replace(os.sep, ".")
                       for p in (ROOT / "replicasym").rglob("__init__.py") if "__pycache__" not in p.parts)
-    missing = [pkg for pkg in expected if not (installed / pkg.replace(".", os.sep) / "__init__.py").is_file()]
+    missing = [pkg for pkg in expected
+               if not (installed / pkg.replace(".", os.sep) / "__init__.py").is_file()]
     assert not missing, f"subpackages missing from the installed copy (add them to pyproject.toml): {missing}"
     modules = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "replicasym").rglob("*.py")
                      if "__pycache__" not in p.parts)

@@ -98,16 +98,19 @@ def _digits(precision) -> int | None:
     return p
 
 
-def stationary_points(d, beta: float, fixed: dict | None = None):
+def stationary_points(d, beta: float, fixed: dict | None = None, start: dict | None = None):
     """All stationary points found from the start grid at inverse temperature ``beta``.
 
-    ``fixed`` maps order-parameter names to values held fixed (e.g. {"m": 1.0}).  Returns
-    (theta (K, V), Phi (K,), replicon (K,), residual (K,))."""
+    ``fixed`` maps order-parameter names to values held fixed (e.g. {"m": 1.0}); ``start`` is an
+    extra starting point (e.g. the previous point of a continuation), used when it names every
+    order parameter.  Returns (theta (K, V), Phi (K,), replicon (K,), residual (K,))."""
     ev = evaluator_for(d)
     names = ev.names
     fixed = fixed or {}
     free = [i for i, n in enumerate(names) if n not in fixed]
     theta0 = _starts(names)
+    if start and all(n in start for n in names):
+        theta0 = np.vstack([np.array([[float(start[n]) for n in names]]), theta0])
     for n, v in fixed.items():
         theta0[:, names.index(n)] = v
     theta0 = _unique(theta0)
@@ -148,14 +151,15 @@ def _select(names, pts, phi, rep, k):
     return pool[np.argmin(phi[pool])]
 
 
-def solve_derivation(d, beta, precision=None, model_params=None) -> Solution:
-    """Solve derivation ``d`` at inverse temperature ``beta`` (beta = inf: ground state)."""
+def solve_derivation(d, beta, precision=None, model_params=None, start: dict | None = None) -> Solution:
+    """Solve derivation ``d`` at inverse temperature ``beta`` (beta = inf: ground state);
+    ``start`` (order-parameter name -> value) is added to the starting points."""
     digits = _digits(precision)
     if beta == np.inf:
         return _ground_state(d, digits, model_params)
     ev = evaluator_for(d, digits)
     names = ev.names
-    pts, phi, rep, res = stationary_points(d, float(beta))
+    pts, phi, rep, res = stationary_points(d, float(beta), start=start)
     notes = []
     i = _select(names, pts, phi, rep, d.k)
     if i is None:
@@ -272,30 +276,33 @@ def _temperature(T, beta):
     return beta, (0.0 if beta == np.inf else 1.0 / beta)
 
 
-def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None) -> Solution:
+def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start: dict | None = None
+          ) -> Solution:
     """Solve a model (or a :class:`~replicasym.derivation.Derivation`) at temperature T or beta.
 
     ``T=0`` gives the ground state.  ``ansatz="auto"`` follows the Parisi prescription over RS and
-    1RSB (see :func:`solve_auto`); ``precision`` in digits switches to mpmath.
+    1RSB (see :func:`solve_auto`); ``precision`` in digits switches to mpmath; ``start`` is an
+    extra starting point (order-parameter name -> value), e.g. from a neighbouring temperature.
     """
     from ..derivation import Derivation
-    b, T_val = _temperature(T, beta)
+    b, _ = _temperature(T, beta)
     if isinstance(target, Derivation):
         d = target
-        if precision is not None and T is not None and b != np.inf:
-            b = 1 / mpmath.mpf(str(T)) if _digits(precision) else b
-        return solve_derivation(d, b, precision)
-    model = target
-    if str(ansatz).lower() == "auto":
-        return solve_auto(model, T, beta, precision)
-    d = derivation_for(model, ansatz)
+    elif str(ansatz).lower() == "auto":
+        return solve_auto(target, T, beta, precision, start)
+    else:
+        d = derivation_for(target, ansatz)
     if precision is not None and b != np.inf:
         with mpmath.workdps(_digits(precision) + 10):
             b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))
-    return solve_derivation(d, b, precision)
+    sol = solve_derivation(d, b, precision, start=start)
+    if T is not None and b != np.inf:  # report the temperature exactly as given
+        with mpmath.workdps((_digits(precision) or 15) + 10):
+            sol.T = float(T) if precision is None else mpmath.mpf(str(T))
+    return sol
 
 
-def solve_auto(model, T=None, beta=None, precision=None) -> Solution:
+def solve_auto(model, T=None, beta=None, precision=None, start: dict | None = None) -> Solution:
     r"""Parisi prescription over the ansätze the engine solves: RS, then 1RSB.
 
     1RSB is chosen when it has a genuine solution (split levels, 0 < m < 1 at T > 0; finite
@@ -303,8 +310,8 @@ def solve_auto(model, T=None, beta=None, precision=None) -> Solution:
     (the free energy is maximised over replica order parameters as n -> 0).  A negative replicon
     of the chosen solution is reported: full RSB (a later issue) is then needed.
     """
-    rs = solve(model, T=T, beta=beta, ansatz="rs", precision=precision)
-    one = solve(model, T=T, beta=beta, ansatz="1rsb", precision=precision)
+    rs = solve(model, T=T, beta=beta, ansatz="rs", precision=precision, start=start)
+    one = solve(model, T=T, beta=beta, ansatz="1rsb", precision=precision, start=start)
     reduced = any("reduces to RS" in n for n in one.notes)
     chosen = rs
     if not reduced:

@@ -25,7 +25,7 @@ from .gaussian import E, GaussianExpectation, linearize, stein
 from .trace import Trace
 
 __all__ = ["eliminate_conjugates", "fixed_point_equations", "gaussian_simplify", "gradient",
-           "jacobian", "replicon"]
+           "jacobian", "replicon", "stationarity_residuals", "solve_linear"]
 
 
 def gaussian_simplify(expr: sp.Expr) -> sp.Expr:
@@ -69,6 +69,30 @@ def solve_linear(eq: sp.Expr, x: sp.Symbol) -> sp.Expr:
     if a == 0 or a.has(x):
         raise ValueError(f"the equation is not linear in {x}")
     return sp.expand(-eq.subs(x, 0) / a)
+
+
+def stationarity_residuals(phi: sp.Expr, variables, multiplicities: dict, fixed_point) -> tuple:
+    r"""The residuals Newton drives to zero, one per order parameter.
+
+    For a level :math:`q_i` the stationarity condition carries the factor of its replica
+    multiplicity at n = 0, :math:`m_i - m_{i+1}`, which vanishes on the m = 1 line (where the
+    1RSB free entropy does not depend on :math:`q_1`).  The residual is therefore
+    :math:`q_i - F_i(	heta)` when the engine found the fixed-point form, else
+    :math:`\partial_{q_i}\Phi/(m_i - m_{i+1})` with the factor cancelled algebraically; for a
+    breakpoint :math:`m_i` it is :math:`\partial_{m_i}\Phi`.
+    """
+    fp = {eq.lhs: eq.rhs for eq in fixed_point}
+    out = []
+    for v in variables:
+        if v in fp:
+            out.append(sp.expand(v - fp[v]))
+        elif v in multiplicities:
+            g = gaussian_simplify(sp.diff(phi, v))
+            out.append(sp.factor(sp.cancel(g / multiplicities[v])) if not g.has(GaussianExpectation)
+                       else g / multiplicities[v])
+        else:
+            out.append(gaussian_simplify(sp.diff(phi, v)))
+    return tuple(out)
 
 
 def gradient(phi: sp.Expr, variables) -> tuple:

@@ -1,0 +1,42 @@
+r"""Temperature scans with continuation.
+
+Every temperature is solved by one batched Newton run over the multi-start grid plus the previous
+temperature's solution (continuation in T): the branch found at the previous point is followed even
+where the grid would miss it, and the Parisi choice between branches is re-made at every point, so a
+first-order change of solution is not missed.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..errors import ParameterError
+from ..solution import Solution
+from .thermo import solve
+
+__all__ = ["scan", "parse_range"]
+
+
+def parse_range(text: str) -> list[float]:
+    """``START:STOP:NUM`` -> NUM evenly spaced temperatures (inclusive)."""
+    try:
+        start, stop, num = text.split(":")
+        start, stop, num = float(start), float(stop), int(num)
+    except ValueError:
+        raise ParameterError(f"expected START:STOP:NUM, got {text!r}") from None
+    if not 1 <= num <= 100_000:
+        raise ParameterError(f"NUM must be between 1 and 100000, got {num}")
+    if num == 1:
+        return [start]
+    return [start + (stop - start) * i / (num - 1) for i in range(num)]
+
+
+def scan(model, ansatz: str = "auto", T: Sequence[float] = (), precision=None) -> list[Solution]:
+    """Solve ``model`` at every temperature in ``T`` (see the module docstring)."""
+    T = list(T)
+    if not T:
+        raise ParameterError("scan needs at least one temperature")
+    out: list[Solution] = []
+    for t in T:
+        start = out[-1].order_parameters if out and out[-1].T != 0 else None
+        out.append(solve(model, T=t, ansatz=ansatz, precision=precision, start=start))
+    return out
