@@ -10,6 +10,7 @@ r"""Transition temperatures and the zero-temperature phase.
 * :math:`T_s` -- static (1RSB): the stable m = 1 solution also satisfies
   :math:`\partial_m\Phi = 0` -- the system :math:`\{\partial_{q_1}\Phi=0, \partial_m\Phi=0\}` at m = 1.
   T_d and T_s are reported for discontinuous transitions only (q_1 at T_d bounded away from 0).
+* :math:`E_{th}` -- the threshold energy of the marginal states (models with T_d).
 * The T = 0 phase: "rs" when RS is chosen by the Parisi prescription and its replicon is >= 0,
   "1rsb" when 1RSB is chosen and stable, "frsb" when the chosen solution has a negative replicon.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from ..errors import ParameterError
 from ..solution import number
@@ -157,6 +159,40 @@ def discontinuous_transitions(model, digits):
     return T_d, None
 
 
+def threshold_energy(model, digits):
+    r"""Energy of the marginal states at T = 0 (1RSB with the marginality condition instead of
+    :math:`\partial_y E_0 = 0`): solve :math:`\{\partial_\chi E_0 = 0,\ \lambda_R = 0\}` in
+    :math:`(\chi, y)`; the states' energy is :math:`\partial_y(yE_0) = E_0 + y\,\partial_yE_0`
+    (Monasson, PRL 75 (1995) 2847: :math:`E_0(y)` is the Legendre transform of the complexity).
+    None when the model has no closed-form T = 0 replicon (Ising)."""
+    d = derivation_for(model, "1rsb")
+    zt = d.zero_temperature
+    if zt is None or zt.replicon is None or len(zt.order_parameters) != 2:
+        return None
+    ev = evaluator_for(d, digits)
+    vals = {str(s): v for s, v in d.param_values.items()}
+    replicon = sp.lambdify(zt.order_parameters, zt.replicon, "mpmath")
+    names = list(ev.gs_names)
+    ic, iy = names.index("chi"), names.index("y")
+
+    def F(chi, y):
+        th = [0, 0]
+        th[ic], th[iy] = chi, y
+        return [ev.mp_call("ground_state_gradient", th, vals, True)[ic], replicon(*th)]
+    gs = solve(model, T=0, ansatz="1rsb")
+    start = gs.order_parameters
+    with mpmath.workdps(digits + 5):
+        try:
+            chi, y = mpmath.findroot(F, (mpmath.mpf(start["chi"]), mpmath.mpf(start["y"])))
+        except (ValueError, ZeroDivisionError, KeyError):
+            return None
+        th = [0, 0]
+        th[ic], th[iy] = chi, y
+        E0 = ev.mp_call("ground_state_energy", th, vals, True)
+        dEdy = ev.mp_call("ground_state_gradient", th, vals, True)[iy]
+        return E0 + y * dEdy
+
+
 def phase(model, precision=None) -> dict:
     """Transition temperatures and the T = 0 phase of ``model`` (``phase --json`` keys)."""
     digits = 20 if precision is None else int(precision)
@@ -176,6 +212,7 @@ def phase(model, precision=None) -> dict:
     return {"model": model.name, "params": model.public_params(), "T_c": number(T_c, p),
             "T_d": number(T_d, p), "T_s": number(T_s, p), "T_AT": number(T_AT, p),
             "zero_temperature_phase": zero_phase, "E_gs": number(gs.energy, p), "E_gs_ansatz": gs.ansatz,
+            "E_th": number(threshold_energy(model, digits) if T_d is not None else None, p),
             "notes": gs.notes}
 
 
