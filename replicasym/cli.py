@@ -518,6 +518,13 @@ def cmd_mc(args, out) -> int:
 
 
 # -- demo ---------------------------------------------------------------------------------------
+def cmd_derivations(args, out) -> int:
+    from .report import write_derivations
+    for path in write_derivations(args.out):
+        print(path, file=out)
+    return EXIT_OK
+
+
 def cmd_demo(args, out) -> int:
     rs = _rs()
     failures: list[str] = []
@@ -724,6 +731,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=10, metavar="K", help="disorder samples (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_mc)
+
+    p = sub.add_parser("derivations", formatter_class=_FMT,
+                       help="regenerate the Markdown derivations (derivations/)",
+                       description="Write one Markdown file per model x ansatz, generated from the "
+                                   "derivation trace, with the solved numbers.",
+                       epilog="example:\n  replicasym derivations -o derivations")
+    p.add_argument("-o", "--out", default="derivations", metavar="DIR", help="output directory")
+    p.set_defaults(func=cmd_derivations)
 
     p = sub.add_parser("demo", formatter_class=_FMT,
                        help="derive and solve the classic examples (the main job)",

@@ -37,7 +37,7 @@ class ZeroTemperature:
 
 @dataclass
 class Derivation:
-    """A derived replica calculation for one model and one ansatz.
+    r"""A derived replica calculation for one model and one ansatz.
 
     Attributes
     ----------

@@ -13,21 +13,7 @@ from ..errors import ParameterError
 from ..solution import Solution
 from .thermo import solve
 
-__all__ = ["scan", "parse_range"]
-
-
-def parse_range(text: str) -> list[float]:
-    """``START:STOP:NUM`` -> NUM evenly spaced temperatures (inclusive)."""
-    try:
-        start, stop, num = text.split(":")
-        start, stop, num = float(start), float(stop), int(num)
-    except ValueError:
-        raise ParameterError(f"expected START:STOP:NUM, got {text!r}") from None
-    if not 1 <= num <= 100_000:
-        raise ParameterError(f"NUM must be between 1 and 100000, got {num}")
-    if num == 1:
-        return [start]
-    return [start + (stop - start) * i / (num - 1) for i in range(num)]
+__all__ = ["scan"]
 
 
 def scan(model, ansatz: str = "auto", T: Sequence[float] = (), precision=None) -> list[Solution]:

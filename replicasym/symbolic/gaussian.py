@@ -64,9 +64,10 @@ class GaussianExpectation(sp.Function):
     def _eval_is_extended_positive(self):
         return True if self.integrand.is_positive else None
 
-    def _latex(self, printer):
-        return r"\mathbb{E}_{%s}\left[%s\right]" % (printer._print(self.variable),
-                                                     printer._print(self.integrand))
+    def _latex(self, printer, exp=None):
+        tex = r"\mathbb{E}_{%s}\left[%s\right]" % (printer._print(self.variable),
+                                                    printer._print(self.integrand))
+        return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
 
     def _sympystr(self, printer):
         return "E(%s, %s)" % (printer._print(self.integrand), printer._print(self.variable))
