@@ -10,6 +10,7 @@ import sympy as sp
 
 from .derivation import Derivation, ZeroTemperature
 from .errors import ParameterError
+from .models.spec import ModelSpec
 from .symbolic.action import replicated_action
 from .symbolic.limit import replica_limit, zero_temperature, zero_temperature_replicon
 from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, gradient,
@@ -45,7 +46,12 @@ def _canonical(k: int) -> str:
 
 
 def derive(model, ansatz: str = "rs") -> Derivation:
-    """Derive the free entropy, saddle-point equations and replicon of ``model`` under ``ansatz``."""
+    """Derive the free entropy, saddle-point equations and replicon of ``model`` under ``ansatz``.
+
+    A model that is not a replica calculation (e.g. signal propagation) carries its own
+    ``derive(ansatz)`` and is dispatched to it."""
+    if not isinstance(model, ModelSpec):
+        return model.derive(ansatz)
     k = parse_ansatz(ansatz)
     act = replicated_action(model, k)
     trace = act.trace

@@ -21,6 +21,7 @@ import sympy as sp
 
 from ..derive import derive, parse_ansatz
 from ..errors import ConvergenceError, ParameterError
+from ..models.spec import ModelSpec
 from ..solution import Solution
 from .evaluate import Evaluator
 from .newton import newton_batch, newton_mp
@@ -285,6 +286,8 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
     extra starting point (order-parameter name -> value), e.g. from a neighbouring temperature.
     """
     from ..derivation import Derivation
+    if not isinstance(target, (Derivation, ModelSpec)):  # a model with its own solver (signal)
+        return target.solve(T=T, beta=beta, ansatz=ansatz, precision=precision)
     b, _ = _temperature(T, beta)
     if isinstance(target, Derivation):
         d = target

@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ParameterError
+from ..models.spec import ModelSpec
 from ..solution import number
 from .thermo import _bounds, _kind, derivation_for, evaluator_for, solve, stationary_points
 
@@ -194,7 +195,11 @@ def threshold_energy(model, digits):
 
 
 def phase(model, precision=None) -> dict:
-    """Transition temperatures and the T = 0 phase of ``model`` (``phase --json`` keys)."""
+    """Transition temperatures and the T = 0 phase of ``model`` (``phase --json`` keys).
+
+    A model with its own notion of phase (signal propagation) is dispatched to ``model.phase``."""
+    if not isinstance(model, ModelSpec):
+        return model.phase(precision=precision)
     digits = 20 if precision is None else int(precision)
     if not 10 <= digits <= 1000:
         raise ParameterError(f"precision must be between 10 and 1000 digits, got {precision}")
