@@ -24,7 +24,7 @@ from ..errors import ConvergenceError, ParameterError
 from ..models.spec import ModelSpec
 from ..solution import Solution
 from .evaluate import Evaluator
-from .newton import newton_batch, newton_mp
+from .newton import damped_fixed_point, newton_batch, newton_mp
 
 __all__ = ["solve", "solve_derivation", "derivation_for", "evaluator_for"]
 
@@ -62,7 +62,8 @@ def _starts(names) -> np.ndarray:
     rows = []
     for combo in itertools.product(*[_GRID[_kind(n)] for n in names]):
         qs = [v for n, v in zip(names, combo) if _kind(n) == "q"]
-        if qs == sorted(qs):
+        ms = [v for n, v in zip(names, combo) if _kind(n) == "m"]
+        if qs == sorted(qs) and ms == sorted(ms):  # q_0 <= ... <= q_k and m_1 <= ... <= m_k
             rows.append(combo)
     return np.array(rows, dtype=float).reshape(len(rows), len(names))
 
@@ -117,6 +118,13 @@ def stationary_points(d, beta: float, fixed: dict | None = None, start: dict | N
     theta0 = _unique(theta0)
     lo, hi = _bounds(names)
     vals = _values(d, beta)
+    if not fixed and all(eq.lhs == v for eq, v in zip(d.equations, d.order_parameters)):
+        # every equation has the fixed-point form theta = F(theta) (residual theta - F): a damped
+        # iteration from the top of the box finds the largest solution; Newton polishes it
+        fp, _, _ = damped_fixed_point(lambda th: th - ev.residual(th, vals),
+                                      np.full((1, len(names)), 0.99), damping=0.5, tol=1e-10, maxiter=400)
+        if np.all(np.isfinite(fp)) and np.all((fp > lo) & (fp < hi)):
+            theta0 = np.vstack([fp, theta0])
     theta, conv, res = newton_batch(lambda th: ev.residual(th, vals), lambda th: ev.jacobian(th, vals),
                                     theta0, free, lo, hi, tol=1e-11 * (1 + beta**2))
     cands = [theta[conv]]
@@ -156,6 +164,8 @@ def solve_derivation(d, beta, precision=None, model_params=None, start: dict | N
     """Solve derivation ``d`` at inverse temperature ``beta`` (beta = inf: ground state);
     ``start`` (order-parameter name -> value) is added to the starting points."""
     digits = _digits(precision)
+    if d.k >= 2:
+        raise ParameterError(f"solving {d.ansatz} is not available yet (derive works); use rs or 1rsb")
     if beta == np.inf:
         return _ground_state(d, digits, model_params)
     ev = evaluator_for(d, digits)
