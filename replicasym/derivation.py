@@ -52,8 +52,11 @@ class Derivation:
     free_entropy : :math:`\Phi(\theta;\beta,\text{params})` per spin after n -> 0.
     equations : stationarity conditions ``Eq(lhs, rhs)``; where the engine found a fixed-point
         form the lhs is the order parameter itself, otherwise it is ``Eq(dPhi/dtheta, 0)``.
-    gradient : :math:`\partial\Phi/\partial\theta_i` (the residuals Newton drives to zero).
-    jacobian : the matrix :math:`\partial^2\Phi/\partial\theta_i\partial\theta_j`.
+    residuals : the stationarity residuals Newton drives to zero, one per order parameter: for a
+        level q_i, q_i - F_i(theta) where the engine found the fixed-point form, else
+        dPhi/dq_i divided by its replica multiplicity; for a breakpoint m_i, dPhi/dm_i
+        (see :func:`replicasym.symbolic.saddle.stationarity_residuals`).
+    jacobian : the matrix :math:`\partial r_i/\partial\theta_j` of the residuals.
     energy : :math:`e = -\partial_\beta\Phi` at fixed order parameters (valid at the saddle).
     replicon : the replicon eigenvalue in its standard normalisation, positive where stable.
     zero_temperature : the T -> 0 functional, when the engine could take the limit.
@@ -69,7 +72,7 @@ class Derivation:
     bounds: dict
     free_entropy: sp.Expr
     equations: tuple
-    gradient: tuple
+    residuals: tuple
     jacobian: sp.Matrix
     energy: sp.Expr
     replicon: sp.Expr

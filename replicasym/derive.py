@@ -1,7 +1,7 @@
 """``derive(model, ansatz)``: the whole symbolic pipeline, one recorded step at a time.
 
 ModelSpec -> replicated action (disorder average, overlaps, conjugates) -> ansatz -> n -> 0 ->
-free entropy -> conjugate elimination / fixed-point forms -> gradient, Jacobian, energy,
+free entropy -> conjugate elimination / fixed-point forms -> residuals, Jacobian, energy,
 replicon -> T = 0 functional.
 """
 from __future__ import annotations
@@ -103,5 +103,5 @@ def derive(model, ansatz: str = "rs") -> Derivation:
     bounds = {v: (sp.S.Zero, sp.S.One) for v in variables}
     return Derivation(model=model, ansatz=_canonical(k), beta=act.beta, params=tuple(model.params),
                       param_values=dict(model.values), order_parameters=variables, bounds=bounds,
-                      free_entropy=phi, equations=equations, gradient=grad, jacobian=jac, energy=energy,
+                      free_entropy=phi, equations=equations, residuals=grad, jacobian=jac, energy=energy,
                       replicon=lam_R, zero_temperature=zt, steps=trace)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .cache import content_hash, default_cache_dir, import_source, store
 from .render import BACKENDS, render_source
 
-__all__ = ["render", "load", "content_hash", "default_cache_dir", "BACKENDS"]
+__all__ = ["BACKENDS", "content_hash", "default_cache_dir", "load", "render"]
 
 
 def render(derivation, backend: str = "numpy") -> str:

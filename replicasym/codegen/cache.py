@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["content_hash", "default_cache_dir", "cache_path", "store", "import_source"]
+__all__ = ["cache_path", "content_hash", "default_cache_dir", "import_source", "store"]
 
 
 def content_hash(source: str) -> str:

@@ -6,7 +6,7 @@ import keyword
 import re
 import unicodedata
 
-__all__ = ["IDENT_RE", "safe_identifier", "assign_names", "docstring_text", "one_line"]
+__all__ = ["IDENT_RE", "assign_names", "docstring_text", "one_line", "safe_identifier"]
 
 #: the only identifiers that generated code ever uses for user symbols
 IDENT_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*\Z")

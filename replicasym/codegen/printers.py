@@ -22,8 +22,17 @@ from sympy.printing.pycode import MpmathPrinter
 
 from ..symbolic.gaussian import GaussianExpectation
 
-__all__ = ["Expectation", "inert", "LogCosh", "LogMeanExp", "TiltedMean", "LogAddExp", "stabilize",
-           "NumpyQuadraturePrinter", "MpmathQuadraturePrinter"]
+__all__ = [
+    "Expectation",
+    "LogAddExp",
+    "LogCosh",
+    "LogMeanExp",
+    "MpmathQuadraturePrinter",
+    "NumpyQuadraturePrinter",
+    "TiltedMean",
+    "inert",
+    "stabilize",
+]
 
 
 # --------------------------------------------------------------------------- stable primitives
@@ -209,7 +218,7 @@ def stabilize(expr):
         return Expectation(stabilize(expr.integrand), expr.variable)
     if expr.is_Pow:
         b, e = expr.args
-        if not _is_pos_number(b) and not (e == 1):
+        if not _is_pos_number(b) and e != 1:
             lb = _logform(b)
             if lb is not None:
                 return sp.exp(stabilize(e) * lb)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import jinja2
 import sympy as sp
 
-from ..symbolic.gaussian import GaussianExpectation, gaussian_variables
+from ..symbolic.gaussian import gaussian_variables
 from .names import assign_names, docstring_text, one_line
 from .printers import MpmathQuadraturePrinter, NumpyQuadraturePrinter, inert, stabilize
 
@@ -106,7 +106,7 @@ class _Renderer:
         self.params = (d.beta, *tuple(d.params))
         self.exprs = {
             "free_entropy": sp.sympify(d.free_entropy),
-            "gradient": [sp.sympify(g) for g in d.gradient],
+            "residuals": [sp.sympify(g) for g in d.residuals],
             "jacobian": sp.Matrix(d.jacobian),
             "energy": sp.sympify(d.energy),
             "replicon": sp.sympify(d.replicon),
@@ -148,9 +148,7 @@ class _Renderer:
 
     def _all_exprs(self):
         for v in self.exprs.values():
-            if isinstance(v, sp.MatrixBase):
-                yield from v
-            elif isinstance(v, list):
+            if isinstance(v, sp.MatrixBase) or isinstance(v, list):
                 yield from v
             else:
                 yield v
@@ -198,9 +196,9 @@ class _Renderer:
         fns = [
             self.function("free_entropy", "Free entropy Phi(theta; beta, params) per spin.",
                           self.theta, self.params, "scalar"),
-            self.function("gradient", "[dPhi/dtheta_i] -- the saddle-point residuals.",
+            self.function("residuals", "[r_i] -- the saddle-point residuals (zero at the saddle).",
                           self.theta, self.params, "vector"),
-            self.function("jacobian", "[[d^2 Phi/dtheta_i dtheta_j]] (row-major lists).",
+            self.function("jacobian", "[[d r_i/dtheta_j]] of the residuals (row-major lists).",
                           self.theta, self.params, "matrix"),
             self.function("energy", "Energy per spin e = -dPhi/dbeta at fixed theta.",
                           self.theta, self.params, "scalar"),

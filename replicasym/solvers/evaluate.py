@@ -47,7 +47,7 @@ class Evaluator:
     def residual(self, theta, values):
         S = theta.shape[0]
         with np.errstate(all="ignore"):
-            g = self.np.gradient(self._theta(theta), self._params(self.np.PARAMS, values, S))
+            g = self.np.residuals(self._theta(theta), self._params(self.np.PARAMS, values, S))
         return self._stack(g, S)
 
     def jacobian(self, theta, values):

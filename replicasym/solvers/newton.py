@@ -1,6 +1,6 @@
 r"""Newton's method on the generated saddle-point system, batched (numpy) or arbitrary precision.
 
-:func:`newton_batch` drives the gradient :math:`\partial\Phi/\partial\theta_i` to zero for many
+:func:`newton_batch` drives the stationarity residuals (``Derivation.residuals``) to zero for many
 starting points (or many temperatures) at once, with the symbolic Jacobian of the generated
 module, a subset of free variables (the others held fixed, e.g. m = 1 on the dynamical line)
 and step halving that keeps every iterate strictly inside the admissible box.

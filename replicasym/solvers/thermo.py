@@ -196,7 +196,7 @@ def solve_derivation(d, beta, precision=None, model_params=None, start: dict | N
         b = _mp_beta(beta, digits)
         vals = _values(d, b)
         with mpmath.workdps(digits + 5):
-            th, r = newton_mp(lambda t: ev.mp_call("gradient", t, vals),
+            th, r = newton_mp(lambda t: ev.mp_call("residuals", t, vals),
                               lambda t: ev.mp_call("jacobian", t, vals), list(theta),
                               range(len(names)), digits)
             fe = ev.mp_call("free_entropy", th, vals)

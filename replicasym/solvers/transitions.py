@@ -98,7 +98,7 @@ def _one_step_system(d, digits, which):
 
     def F(q1, beta):
         vals["beta"] = beta
-        g = ev.mp_call("gradient", theta(q1), vals)
+        g = ev.mp_call("residuals", theta(q1), vals)
         second = ev.mp_call("replicon", theta(q1), vals) if which == "replicon" else g[im]
         return [g[iq], second]
     return F, iq, im

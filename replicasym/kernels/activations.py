@@ -1,0 +1,158 @@
+r"""Activation functions: the built-ins and any user expression in ``x``.
+
+Every activation, built-in or typed by the user, is a SymPy expression :math:`\sigma(x)` obtained
+from :func:`replicasym.parsing.parse_expression` (the project's whitelist parser; user text is never
+evaluated).  Built-ins are themselves written as expressions, so that the kernel derivation
+(:mod:`.closed_forms`) sees the same object whether the user types ``relu`` or ``max(x,0)``.
+
+Built-ins (parameters in brackets, defaults after ``=``):
+
+=================  ===============================================================================
+``linear``         :math:`x`
+``relu``           :math:`\max(x,0)`
+``leaky_relu``     :math:`\max(x, a x)`  [``slope`` a = 0.01]
+``shaped_relu``    :math:`s_+\max(x,0)+s_-\min(x,0)`, :math:`s_\pm = 1\pm c/\sqrt{L}`
+                   [``shape`` c = 1, ``depth`` L = 1] (Li, Nica & Roy 2022, the shaped ReLU)
+``tanh``           :math:`\tanh x`
+``shaped_tanh``    :math:`(\sqrt{L}/c)\tanh(c x/\sqrt{L})` [``shape`` c = 1, ``depth`` L = 1]; odd
+                   shaping: :math:`\sigma(x) = x - c^2x^3/(3L) + O(L^{-2})`
+``erf``            :math:`\operatorname{erf} x`
+``sin``, ``cos``   :math:`\sin x`, :math:`\cos x`
+``sigmoid``        :math:`1/(1+e^{-x})`
+``softplus``       :math:`\log(1+e^{x})`
+``gelu``           :math:`x\,(1+\operatorname{erf}(x/\sqrt2))/2`
+``swish``/``silu`` :math:`x/(1+e^{-x})`
+``sign``           :math:`\operatorname{sign} x`
+=================  ===============================================================================
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..errors import ParameterError, ParseError
+from ..parsing import parse_expression
+
+__all__ = ["Activation", "BUILTINS", "X", "activation"]
+
+X = sp.Symbol("x", real=True)
+
+# name -> (expression template, {parameter: default})
+BUILTINS: dict[str, tuple[str, dict[str, float]]] = {
+    "linear": ("x", {}),
+    "relu": ("max(x, 0)", {}),
+    "leaky_relu": ("max(x, slope*x)", {"slope": 0.01}),
+    "shaped_relu": ("(1 + shape/sqrt(depth))*max(x, 0) + (1 - shape/sqrt(depth))*min(x, 0)",
+                    {"shape": 1.0, "depth": 1}),
+    "tanh": ("tanh(x)", {}),
+    "shaped_tanh": ("sqrt(depth)/shape*tanh(shape*x/sqrt(depth))", {"shape": 1.0, "depth": 1}),
+    "erf": ("erf(x)", {}),
+    "sin": ("sin(x)", {}),
+    "cos": ("cos(x)", {}),
+    "sigmoid": ("sigmoid(x)", {}),
+    "softplus": ("softplus(x)", {}),
+    "gelu": ("gelu(x)", {}),
+    "swish": ("swish(x)", {}),
+    "silu": ("silu(x)", {}),
+    "sign": ("sign(x)", {}),
+}
+
+_NUMPY_MODULES = ["scipy", "numpy"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    r"""An activation :math:`\sigma(x)` as a SymPy expression in :data:`X`, with its derivatives
+    (distributional where needed: ``relu'' = DiracDelta``) and vectorized numeric versions."""
+
+    name: str
+    expr: sp.Expr
+    params: dict = field(default_factory=dict, compare=False)
+
+    def derivative(self, k: int = 1) -> sp.Expr:
+        r""":math:`\sigma^{(k)}(x)` (SymPy; ``Heaviside``/``DiracDelta`` for piecewise functions)."""
+        return sp.diff(self.expr, X, k) if k else self.expr
+
+    def is_evaluable(self, k: int = 0) -> bool:
+        """Whether :math:`\\sigma^{(k)}` is an ordinary function (no Dirac delta)."""
+        return not self.derivative(k).has(sp.DiracDelta)
+
+    def numpy(self, k: int = 0) -> Callable:
+        """Vectorized numpy/scipy function of :math:`\\sigma^{(k)}`."""
+        return _lambdify(self.derivative(k), "numpy")
+
+    def mpmath(self, k: int = 0) -> Callable:
+        """mpmath function of :math:`\\sigma^{(k)}` (for arbitrary precision)."""
+        return _lambdify(self.derivative(k), "mpmath")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _lambdify(expr: sp.Expr, backend: str) -> Callable:
+    if expr.has(sp.DiracDelta):
+        raise ParameterError(f"{expr} is a distribution (Dirac delta), not a function: it has no pointwise "
+                             "values; use a closed form or the Hermite series")
+    modules = _NUMPY_MODULES if backend == "numpy" else "mpmath"
+    f = sp.lambdify(X, expr, modules=modules)
+    if backend == "numpy" and not expr.has(X):
+        import numpy as np
+
+        const = float(expr)
+        return lambda x: np.full(np.shape(x), const)
+    return f
+
+
+def _number(key: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"activation parameter {key} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ParameterError(f"activation parameter {key} must be finite, got {value!r}")
+    return v
+
+
+def activation(spec: str | Activation, **params) -> Activation:
+    """The activation named ``spec`` (a built-in) or given by the expression ``spec`` in ``x``.
+
+    ``params`` are the built-in's parameters (``slope``, ``shape``, ``depth``); unknown ones are an
+    error.  Raises :class:`~replicasym.errors.ParseError` for an expression the whitelist rejects or
+    one in a variable other than ``x``, :class:`~replicasym.errors.ParameterError` for bad
+    parameters."""
+    if isinstance(spec, Activation):
+        if params:
+            raise ParameterError(f"parameters {sorted(params)} given with an Activation object")
+        return spec
+    if not isinstance(spec, str):
+        raise ParameterError(f"activation must be a name or an expression in x, got {type(spec).__name__}")
+    name = spec.strip()
+    if name in BUILTINS:
+        template, defaults = BUILTINS[name]
+        unknown = set(params) - set(defaults)
+        if unknown:
+            raise ParameterError(f"activation {name!r} takes no parameter(s) {sorted(unknown)}"
+                                 + (f"; it takes {sorted(defaults)}" if defaults else ""))
+        values = {k: _number(k, params.get(k, d)) for k, d in defaults.items()}
+        if "depth" in values and not (values["depth"] >= 1 and float(values["depth"]).is_integer()):
+            raise ParameterError(f"depth must be a positive integer, got {values['depth']}")
+        if "shape" in values and name == "shaped_tanh" and values["shape"] == 0:
+            raise ParameterError("shaped_tanh needs shape != 0 (shape -> 0 is the linear activation)")
+        expr = parse_expression(template, variables=(X,), parameters=tuple(values))
+        expr = expr.subs({sp.Symbol(k, real=True): sp.nsimplify(v, rational=True) for k, v in values.items()})
+        return Activation(name, expr, values)
+    if params:
+        raise ParameterError(f"parameters {sorted(params)} are only for built-in activations, not for "
+                             f"the expression {name!r}")
+    try:
+        expr = parse_expression(name, variables=(X,), functions="elementary")
+    except ParseError as exc:
+        raise ParseError(f"activation: {exc}; built-in activations: {', '.join(sorted(BUILTINS))}",
+                         text=exc.text, position=exc.position) from None
+    if not expr.has(X):
+        raise ParseError(f"activation {name!r} does not depend on x; write an expression in x such as "
+                         "'x*erf(x)' or a built-in name", text=name)
+    return Activation(name, expr)
