@@ -22,12 +22,12 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 import traceback
 import warnings
 
 from .errors import ParseError, ReplicasymError
+from .fileio import atomic_write
 from .parsing import parse_value
 
 __all__ = ["build_parser", "main"]
@@ -264,30 +264,6 @@ def _solution_dict(solution) -> dict:
 def _one_line(text: str, limit: int = 400) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    target = os.path.abspath(path)
-    parent = os.path.dirname(target)
-    if not os.path.isdir(parent):
-        raise ReplicasymError(f"cannot write {path}: directory {parent} does not exist")
-    if os.path.isdir(target):
-        raise ReplicasymError(f"cannot write {path}: it is a directory")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -125,8 +125,8 @@ def stationary_points(d, beta: float, fixed: dict | None = None, start: dict | N
                                       np.full((1, len(names)), 0.99), damping=0.5, tol=1e-10, maxiter=400)
         if np.all(np.isfinite(fp)) and np.all((fp > lo) & (fp < hi)):
             theta0 = np.vstack([fp, theta0])
-    theta, conv, res = newton_batch(lambda th: ev.residual(th, vals), lambda th: ev.jacobian(th, vals),
-                                    theta0, free, lo, hi, tol=1e-11 * (1 + beta**2))
+    theta, conv, _ = newton_batch(lambda th: ev.residual(th, vals), lambda th: ev.jacobian(th, vals),
+                                  theta0, free, lo, hi, tol=1e-11 * (1 + beta**2))
     cands = [theta[conv]]
     # the boundary point q = 0 (all overlaps zero) when it is stationary: the paramagnet
     zero = np.zeros((1, len(names)))

@@ -26,7 +26,7 @@ import sympy as sp
 from ..errors import ParameterError
 from ..models.spec import ModelSpec
 from ..solution import number
-from .thermo import _bounds, _kind, derivation_for, evaluator_for, solve, stationary_points
+from .thermo import _kind, derivation_for, evaluator_for, solve
 
 __all__ = ["phase"]
 
@@ -135,7 +135,7 @@ def discontinuous_transitions(model, digits):
         return None, None
     F, _, _ = _one_step_system(d, digits, "replicon")
     with mpmath.workdps(digits + 5):
-        q1, beta = mpmath.findroot(F, (mpmath.mpf(roots[jd]), 1 / mpmath.mpf(T[jd])))
+        _, beta = mpmath.findroot(F, (mpmath.mpf(roots[jd]), 1 / mpmath.mpf(T[jd])))
         T_d = 1 / beta
     # static: dPhi/dm at m = 1 on the largest-q_1 branch changes sign below T_d
     Ts = np.linspace(float(T_d) * (1 - 1e-6), 0.02, 300)
@@ -154,7 +154,7 @@ def discontinuous_transitions(model, digits):
         if prev is not None and np.sign(gm) != np.sign(prev[2]):
             F, _, _ = _one_step_system(d, digits, "m")
             with mpmath.workdps(digits + 5):
-                q1, beta = mpmath.findroot(F, (mpmath.mpf(q1j), 1 / mpmath.mpf(Tj)))
+                _, beta = mpmath.findroot(F, (mpmath.mpf(q1j), 1 / mpmath.mpf(Tj)))
                 return T_d, 1 / beta
         prev = (Tj, q1j, gm)
     return T_d, None

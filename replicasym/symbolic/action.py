@@ -132,7 +132,7 @@ def _ising_entropy(Q: ParisiMatrix, lam: ParisiMatrix, field_u: sp.Expr, fields,
     def site_log(u):
         return site_log_expr.subs(u_sym, u)
 
-    log_trace, L_inner, L_levels = hierarchical_decoupling(lam, site_log, field_u, fields)
+    log_trace, L_levels = hierarchical_decoupling(lam, site_log, field_u, fields)
     trace.record("hubbard-stratonovich", "decouple the Parisi-structured (sum_a s_a)^2 level by level; "
                  "the replica product factorises over nested blocks", sp.Eq(sp.Symbol("log Tr"), log_trace))
     coupling = -sp.Rational(1, 2) * Q.elementwise(lam, lambda a, b: a * b).offdiagonal_sum(lambda v: v)

@@ -8,7 +8,8 @@ closed-form rule applies:
 * :func:`closed_form` -- :math:`\mathbb{E}_z[p(z)\, e^{a z + b z^2}]` for a polynomial ``p``
   (Gaussian moments and completion of the square, :math:`b < 1/2`):
   :math:`\mathbb{E}_z e^{a z + b z^2} = (1-2b)^{-1/2} \exp\!\big(\tfrac{a^2}{2(1-2b)}\big)`.
-* :math:`\mathbb{E}_z|az+b|` in closed form (erf and a Gaussian).
+* :math:`\mathbb{E}_z|az+b|` and :math:`\mathbb{E}_z |az+b|^k e^{c|az+b|}` in closed form (erf and
+  Gaussians): the zero-temperature functionals of Ising models are made of these.
 * :func:`stein` -- Stein's lemma / Gaussian integration by parts,
   :math:`\mathbb{E}_z[z f(z)] = \mathbb{E}_z[f'(z)]`.
 * :func:`hubbard_stratonovich` -- :math:`e^{A X^2/2} = \mathbb{E}_z e^{\sqrt{A} X z}` (``A >= 0``).
@@ -113,11 +114,55 @@ def _abs_linear(f: sp.Expr, z: sp.Symbol):
     return c * (sa * sp.sqrt(2 / sp.pi) * sp.exp(-b**2 / (2 * a**2)) + b * sp.erf(b / (sp.sqrt(2) * sa)))
 
 
+def _exp_abs_linear(f: sp.Expr, z: sp.Symbol):
+    r""":math:`\mathbb E_z\big[|w|^k e^{c|w|}\big]`, :math:`w = az+b \sim \mathcal N(b, a^2)`, as the
+    k-th c-derivative of
+    :math:`\mathbb E e^{c|w|} = e^{cb+c^2a^2/2}\Phi\big(\tfrac{b+ca^2}{|a|}\big)
+    + e^{-cb+c^2a^2/2}\Phi\big(\tfrac{-b+ca^2}{|a|}\big)` (split at w = 0, complete the square);
+    None when ``f`` is not ``const * |w|^k * exp(c |w|)``."""
+    f = sp.powsimp(f, combine="exp")
+    coeff, rest = f.as_independent(z, as_Add=False)
+    factors = sp.Mul.make_args(rest)
+    exps = [fa for fa in factors if isinstance(fa, sp.exp)]
+    if len(exps) != 1:
+        return None
+    arg = sp.expand(exps[0].args[0])
+    cands = [t for t in arg.atoms(sp.Abs) if t.has(z)]
+    if len(cands) != 1:
+        return None
+    absw = cands[0]
+    c = sp.simplify(arg / absw)
+    if c.has(z) or c == 0:
+        return None
+    w = sp.expand(absw.args[0])
+    k = 0
+    for factor in factors:
+        if factor is exps[0]:
+            continue
+        base, power = factor.as_base_exp()
+        # |w|^j, or w^j with j even (SymPy writes |w|^2 as w^2 for real w)
+        is_abs = base == absw
+        is_even_power = sp.expand(base) in (w, -w) and power.is_Integer and power % 2 == 0
+        if not (is_abs or is_even_power) or not power.is_Integer or not 0 < power <= 6:
+            return None
+        k += int(power)
+    if not w.is_polynomial(z) or sp.degree(w, z) != 1:
+        return None
+    a, b = w.coeff(z, 1), w.coeff(z, 0)
+    sa = sp.Abs(a)
+    cs = sp.Dummy("c")
+    Phi = lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2  # noqa: E731
+    base = (sp.exp(cs * b + cs**2 * a**2 / 2) * Phi((b + cs * a**2) / sa)
+            + sp.exp(-cs * b + cs**2 * a**2 / 2) * Phi((-b + cs * a**2) / sa))
+    return coeff * sp.diff(base, cs, k).subs(cs, c)
+
+
 def _closed_form_one(e: GaussianExpectation) -> sp.Expr:
     f, z = e.integrand, e.variable
-    absval = _abs_linear(f, z)
-    if absval is not None:
-        return absval
+    for rule in (_abs_linear, _exp_abs_linear):
+        value = rule(f, z)
+        if value is not None:
+            return value
     f = sp.powsimp(sp.expand(f, deep=False, mul=True, power_exp=False), combine="exp")
     terms = sp.Add.make_args(sp.expand(f))
     total = sp.S.Zero

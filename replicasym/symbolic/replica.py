@@ -132,14 +132,14 @@ def log_expect_exp(A: sp.Expr, z: sp.Symbol) -> sp.Expr:
 
 
 def hierarchical_decoupling(lam: ParisiMatrix, site_log: Callable[[sp.Expr], sp.Expr],
-                            field: sp.Expr, fields: Sequence[sp.Symbol]) -> tuple[sp.Expr, sp.Expr, list]:
+                            field: sp.Expr, fields: Sequence[sp.Symbol]) -> tuple[sp.Expr, list]:
     r"""Decouple :math:`\log\mathrm{Tr}_{\{s_a\}}\exp(\tfrac12\sum_{a\ne b}\Lambda_{ab}s_as_b + \sum_a u_0 s_a)`.
 
     ``site_log(u)`` is :math:`\log\sum_s e^{u s - \Lambda_k s^2/2}` for one replica in the cavity
     field ``u``; ``field`` is the external part :math:`u_0`; ``fields`` are k+1 fresh Gaussian
-    symbols z_0..z_k.  Returns ``(log_trace, L_inner, L_levels)`` where
-    ``log_trace`` :math:`= \log\mathbb E_{z_0} e^{n L_1}` (exact in n), ``L_inner`` is
-    :math:`L_{k+1}` and ``L_levels`` lists :math:`L_1,\dots,L_{k+1}`.
+    symbols z_0..z_k.  Returns ``(log_trace, L_levels)`` where
+    ``log_trace`` :math:`= \log\mathbb E_{z_0} e^{n L_1}` (exact in n) and ``L_levels`` lists
+    :math:`L_1,\dots,L_{k+1}`.
     """
     k = lam.k
     if len(fields) != k + 1:
@@ -155,4 +155,4 @@ def hierarchical_decoupling(lam: ParisiMatrix, site_log: Callable[[sp.Expr], sp.
         L = log_expect_exp(m * L, fields[i]) / m
         levels.insert(0, L)
     log_trace = log_expect_exp(lam.n * L, fields[0])
-    return log_trace, levels[-1], levels
+    return log_trace, levels

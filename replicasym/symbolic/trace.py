@@ -27,7 +27,7 @@ class Step:
 def latex_of(expr) -> str:
     if isinstance(expr, (list, tuple)):
         return r" ,\quad ".join(latex_of(e) for e in expr)
-    if isinstance(expr, sp.Equality) or isinstance(expr, sp.Basic):
+    if isinstance(expr, sp.Basic):
         return sp.latex(expr)
     return str(expr)
 

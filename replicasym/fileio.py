@@ -1,0 +1,34 @@
+"""Atomic file writes: generated modules, derivations, plots and tables are never left half-written."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+from .errors import ReplicasymError
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise ReplicasymError(f"cannot write {path}: directory {parent} does not exist")
+    if os.path.isdir(target):
+        raise ReplicasymError(f"cannot write {path}: it is a directory")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

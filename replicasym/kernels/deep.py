@@ -1,0 +1,189 @@
+r"""The deep kernel map (NNGP recursion) and the mixed p-spin covariance :math:`\xi(q)` of a network.
+
+With :math:`L` hidden layers, weights of variance :math:`C_W/\text{fan-in}` and biases of variance
+:math:`C_b` (reference/winer_hanin_mlp.md §2.1; Neal 1996, Lee et al. 2018):
+
+.. math::
+    K^{(1)}(q) = C_b + C_W q,\qquad
+    K^{(\ell+1)}(q) = C_b + C_W\, g_\ell\big(K^{(\ell)}(q)\big),\qquad \xi(q) = K^{(L+1)}(q),
+
+where :math:`g_\ell(c) = \mathbb{E}[\sigma(u)\sigma(v)]` with variances :math:`s_\ell = K^{(\ell)}(1)`
+and covariance :math:`c`.  The derivatives follow by the chain rule, with Price's theorem
+:math:`g^{(j)}_\ell(c)=\mathbb{E}[\sigma^{(j)}(u)\sigma^{(j)}(v)]`:
+
+.. math::
+    K' _{\ell+1} = C_W g' K'_\ell,\quad
+    K''_{\ell+1} = C_W\big(g'' K'^2_\ell + g' K''_\ell\big),\quad
+    K'''_{\ell+1} = C_W\big(g''' K'^3_\ell + 3 g'' K'_\ell K''_\ell + g' K'''_\ell\big).
+
+Each :math:`g_\ell` is the closed form of :mod:`.closed_forms` when there is one.  Otherwise it is
+the Hermite series :math:`g_\ell(c)=\sum_k a_k (c/s_\ell)^k`, :math:`a_k=b_k(s_\ell)^2\ge0`, tabulated
+once on a uniform grid of :math:`\rho=c/s_\ell\in[-1,1]` together with its derivatives and
+evaluated by piecewise cubic Hermite interpolation, so that :math:`\xi,\xi',\xi'',\xi'''` on
+:math:`10^6` points cost a few dozen vector operations per layer.
+
+The power series :math:`\xi(q)=\sum_p \xi_p q^p` (Schoenberg: :math:`\xi_p\ge0`) is the truncated
+composition of the layers' Hermite series.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ParameterError
+from .activations import Activation, activation
+from .closed_forms import C, S1, S2
+from .evaluate import kernel_derivation
+from .quadrature import gaussian_expectation, hermite_coefficients
+
+__all__ = ["DeepKernel", "deep_kernel"]
+
+_GRID = 4097      # tabulation points in rho for series layers
+_TERMS = 200      # Hermite terms
+_NODES = 500      # Gauss-Hermite nodes for the Hermite coefficients
+_BLOCK = 1 << 16  # q values per vectorized block (cache-sized)
+
+
+class _SeriesLayer:
+    """g(c) and its derivatives from the Hermite series, by cubic Hermite interpolation in rho."""
+
+    def __init__(self, f, s: float, order: int):
+        self.s = s
+        self.a = hermite_coefficients(f, s, _TERMS, _NODES) ** 2
+        rho = np.linspace(-1.0, 1.0, _GRID)
+        k = np.arange(_TERMS)
+        fall = np.ones(_TERMS)
+        table = []
+        for j in range(order + 2):  # d^j g / d rho^j, j = 0..order+1
+            table.append(np.polynomial.polynomial.polyval(rho, (self.a * fall)[j:]))
+            fall = fall * np.maximum(k - j, 0)
+        self.table = np.array(table)
+        self.h = 2.0 / (_GRID - 1)
+
+    def __call__(self, c: np.ndarray, order: int) -> list[np.ndarray]:
+        t = (np.clip(c / self.s, -1.0, 1.0) + 1.0) / self.h
+        i = np.minimum(t.astype(np.intp), _GRID - 2)
+        x = t - i
+        x2, x3 = x * x, x * x * x
+        h00, h10, h01, h11 = 2 * x3 - 3 * x2 + 1, x3 - 2 * x2 + x, 3 * x2 - 2 * x3, x3 - x2
+        out = []
+        for j in range(order + 1):
+            y, dy = self.table[j], self.table[j + 1] * self.h
+            val = h00 * y[i] + h10 * dy[i] + h01 * y[i + 1] + h11 * dy[i + 1]
+            out.append(val / self.s**j)
+        return out
+
+
+class _ClosedLayer:
+    """g(c) and its derivatives from the closed form, at equal variances s."""
+
+    def __init__(self, funcs, s: float):
+        self.funcs, self.s = funcs, s
+
+    def __call__(self, c: np.ndarray, order: int) -> list[np.ndarray]:
+        s = self.s
+        return [np.broadcast_to(self.funcs[j](s, s, c), c.shape) for j in range(order + 1)]
+
+
+class DeepKernel:
+    r"""The kernel map of an L-hidden-layer network: :math:`\xi(q)=K^{(L+1)}(q)` and derivatives."""
+
+    def __init__(self, act: str | Activation, depth: int, C_W: float = 1.0, C_b: float = 0.0,
+                 method: str = "auto"):
+        self.activation = activation(act)
+        if not (isinstance(depth, (int, np.integer)) and depth >= 0):
+            raise ParameterError(f"depth must be a non-negative integer, got {depth!r}")
+        for name, v in (("C_W", C_W), ("C_b", C_b)):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ParameterError(f"{name} must be a finite number >= 0, got {v!r}")
+        if C_W == 0:
+            raise ParameterError("C_W must be > 0")
+        if method not in ("auto", "hermite"):
+            raise ParameterError(f"method must be 'auto' (closed form when available) or 'hermite', got {method!r}")
+        self.depth, self.C_W, self.C_b = int(depth), float(C_W), float(C_b)
+        self.derivation = kernel_derivation(self.activation)
+        self.closed = self.derivation.closed and method == "auto"
+        f = self.activation.numpy()
+        s = [self.C_b + self.C_W]  # K^(1)(1)
+        for _ in range(self.depth):
+            s.append(self.C_b + self.C_W * float(gaussian_expectation(lambda z: f(z) ** 2, s[-1], 400)))
+        if not all(math.isfinite(v) and v > 0 for v in s):
+            raise ParameterError(f"the layer variances K(1) are not finite and positive: {s}")
+        self.variances = tuple(s)
+        self._layers = {}
+
+    def _layer(self, l: int, order: int):
+        key = (l, order if not self.closed else 3)
+        if key not in self._layers:
+            s = self.variances[l]
+            if self.closed:
+                self._layers[key] = _ClosedLayer([self.derivation.numpy(j) for j in range(4)], s)
+            else:
+                self._layers[key] = _SeriesLayer(self.activation.numpy(), s, order)
+        return self._layers[key]
+
+    def __call__(self, q, order: int = 0) -> np.ndarray:
+        r"""Array ``[xi, xi', ..., xi^(order)]`` at ``q`` (shape ``(order+1,) + q.shape``), order <= 3."""
+        if order not in (0, 1, 2, 3):
+            raise ParameterError(f"order must be 0..3, got {order}")
+        q = np.asarray(q, dtype=float)
+        if np.any(np.abs(q) > 1 + 1e-12):
+            raise ParameterError("the overlap q must lie in [-1, 1]")
+        flat = q.ravel()
+        out = np.empty((order + 1, flat.size))
+        for b in range(0, flat.size, _BLOCK):
+            out[:, b:b + _BLOCK] = self._block(flat[b:b + _BLOCK], order)
+        return out.reshape((order + 1,) + q.shape)
+
+    def _block(self, q: np.ndarray, order: int) -> list[np.ndarray]:
+        one, zero = np.ones_like(q), np.zeros_like(q)
+        K = [self.C_b + self.C_W * q, self.C_W * one, zero, zero][: order + 1]
+        Cw = self.C_W
+        for l in range(self.depth):
+            g = self._layer(l, order)(K[0], order)
+            new = [self.C_b + Cw * g[0]]
+            if order >= 1:
+                new.append(Cw * g[1] * K[1])
+            if order >= 2:
+                new.append(Cw * (g[2] * K[1] ** 2 + g[1] * K[2]))
+            if order >= 3:
+                new.append(Cw * (g[3] * K[1] ** 3 + 3 * g[2] * K[1] * K[2] + g[1] * K[3]))
+            K = new
+        return K
+
+    def series(self, degree: int = 30) -> np.ndarray:
+        r"""Coefficients :math:`\xi_0..\xi_{degree}` of :math:`\xi(q)=\sum_p\xi_p q^p` (truncated
+        composition of the layers' Hermite series)."""
+        P = np.zeros(degree + 1)
+        P[0], P[1] = self.C_b, self.C_W
+        f = self.activation.numpy()
+        for l in range(self.depth):
+            s = self.variances[l]
+            a = hermite_coefficients(f, s, _TERMS, _NODES) ** 2
+            x = P / s
+            acc, power = np.zeros(degree + 1), np.zeros(degree + 1)
+            power[0] = 1.0
+            for ak in a:
+                acc += ak * power
+                power = np.convolve(power, x)[: degree + 1]
+            P = self.C_W * acc
+            P[0] += self.C_b
+        return P
+
+    def symbolic(self) -> sp.Expr | None:
+        """xi(q) as a SymPy expression in ``q`` when the activation has a closed-form kernel."""
+        if not self.derivation.closed:
+            return None
+        q = sp.Symbol("q", real=True)
+        K = self.C_b + self.C_W * q
+        for l in range(self.depth):
+            s = sp.Float(self.variances[l])
+            K = self.C_b + self.C_W * self.derivation.kernel.subs({S1: s, S2: s, C: K})
+        return K
+
+
+def deep_kernel(act: str | Activation, depth: int, C_W: float = 1.0, C_b: float = 0.0) -> DeepKernel:
+    """Shorthand for :class:`DeepKernel`."""
+    return DeepKernel(act, depth, C_W, C_b)
