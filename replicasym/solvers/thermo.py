@@ -160,14 +160,14 @@ def _select(names, pts, phi, rep, k):
     return pool[np.argmin(phi[pool])]
 
 
-def solve_derivation(d, beta, precision=None, model_params=None, start: dict | None = None) -> Solution:
+def solve_derivation(d, beta, precision=None, start: dict | None = None) -> Solution:
     """Solve derivation ``d`` at inverse temperature ``beta`` (beta = inf: ground state);
     ``start`` (order-parameter name -> value) is added to the starting points."""
     digits = _digits(precision)
     if d.k >= 2:
         raise ParameterError(f"solving {d.ansatz} is not available yet (derive works); use rs or 1rsb")
     if beta == np.inf:
-        return _ground_state(d, digits, model_params)
+        return _ground_state(d, digits)
     ev = evaluator_for(d, digits)
     names = ev.names
     pts, phi, rep, res = stationary_points(d, float(beta), start=start)
@@ -178,7 +178,7 @@ def solve_derivation(d, beta, precision=None, model_params=None, start: dict | N
             raise ConvergenceError(f"no RS stationary point found at T = {1 / float(beta):.6g} "
                                    "(tried a grid of starts; residuals did not reach 1e-11)",
                                    residual=float(np.min(res)) if len(res) else None)
-        rs_sol = solve_derivation(derivation_for(d.model, "rs"), beta, precision, model_params)
+        rs_sol = solve_derivation(derivation_for(d.model, "rs"), beta, precision)
         rs_sol.notes.append(f"{d.ansatz}: no stationary point with 0 < m < 1 and split levels; "
                             "the ansatz reduces to RS (m = 1)")
         rs_sol.ansatz = d.ansatz
@@ -207,7 +207,7 @@ def solve_derivation(d, beta, precision=None, model_params=None, start: dict | N
     if rp < 0:
         notes.append("replicon < 0: this saddle point is unstable (replica symmetry breaking "
                      "beyond this ansatz)")
-    return Solution(model=d.model.name, params=model_params or d.model.public_params(), ansatz=d.ansatz,
+    return Solution(model=d.model.name, params=d.model.public_params(), ansatz=d.ansatz,
                     T=T, free_entropy=fe, energy=en, entropy=s, order_parameters=out,
                     replicon=rp, converged=True, residual=r, digits=digits, notes=notes)
 
@@ -217,7 +217,7 @@ def _mp_beta(beta, digits):
         return mpmath.mpf(beta)
 
 
-def _ground_state(d, digits, model_params) -> Solution:
+def _ground_state(d, digits) -> Solution:
     zt = d.zero_temperature
     if zt is None:
         raise ParameterError(f"the engine could not take T -> 0 for {d.model.name} {d.ansatz}; "
@@ -240,7 +240,7 @@ def _ground_state(d, digits, model_params) -> Solution:
         pts = _unique(th[conv])
         if len(pts) == 0:
             if d.k >= 1:
-                rs_sol = _ground_state(derivation_for(d.model, "rs"), digits, model_params)
+                rs_sol = _ground_state(derivation_for(d.model, "rs"), digits)
                 rs_sol.notes.append(f"{d.ansatz}: no stationary point of the T = 0 functional with "
                                     "finite chi, y > 0; the ansatz reduces to RS")
                 rs_sol.ansatz = d.ansatz
@@ -264,7 +264,7 @@ def _ground_state(d, digits, model_params) -> Solution:
             rep = mpmath.mpf(str(rep)) if digits else float(rep)
         if rep < 0:
             notes.append("replicon < 0 at T = 0: this ground state is unstable beyond the ansatz")
-    return Solution(model=d.model.name, params=model_params or d.model.public_params(), ansatz=d.ansatz,
+    return Solution(model=d.model.name, params=d.model.public_params(), ansatz=d.ansatz,
                     T=0.0, free_entropy=None, energy=E0, entropy=None,
                     order_parameters=dict(zip(names, theta)), replicon=rep, converged=True, residual=r,
                     digits=digits, notes=notes)
