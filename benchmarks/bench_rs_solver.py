@@ -48,7 +48,7 @@ def sk_rs_derivation():
     return Derivation(
         model=SimpleNamespace(name="sk"), ansatz="rs", beta=beta, params=(h,), param_values={},
         order_parameters=(q,), bounds={q: (0, 1)}, free_entropy=phi, equations=(sp.Eq(g, 0),),
-        gradient=(g,), jacobian=sp.Matrix([[sp.diff(g, q)]]), energy=-sp.diff(phi, beta),
+        residuals=(g,), jacobian=sp.Matrix([[sp.diff(g, q)]]), energy=-sp.diff(phi, beta),
         replicon=1 - beta**2 * E(sp.cosh(beta * sp.sqrt(q) * z + beta * h) ** -4, z),
         zero_temperature=None)
 

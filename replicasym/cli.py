@@ -272,22 +272,28 @@ def _one_line(text: str, limit: int = 400) -> str:
 def _describe_derivation(d, out, indent: str = "  ") -> None:
     ops = ", ".join(str(o) for o in getattr(d, "order_parameters", ()) or ())
     print(f"{indent}ansatz: {getattr(d, 'ansatz', '?')}    order parameters: {ops or '-'}", file=out)
-    print(f"{indent}free entropy:", file=out)
-    print(f"{indent}  Phi = {d.free_entropy}", file=out)
+    if d.free_entropy is not None:  # signal propagation has maps, not a free entropy
+        print(f"{indent}free entropy:", file=out)
+        print(f"{indent}  Phi = {d.free_entropy}", file=out)
     print(f"{indent}saddle-point equations:", file=out)
     for eq in d.equations:
         lhs, rhs = (eq.lhs, eq.rhs) if hasattr(eq, "lhs") else (eq, 0)
         print(f"{indent}  {lhs} = {rhs}", file=out)
-    print(f"{indent}replicon:", file=out)
-    print(f"{indent}  lambda_R = {d.replicon}", file=out)
-    steps = getattr(d, "steps", None)
-    if steps is not None:
-        with contextlib.suppress(TypeError):
-            print(f"{indent}derivation trace: {len(steps)} steps", file=out)
+    if d.replicon is not None:
+        print(f"{indent}replicon:", file=out)
+        print(f"{indent}  lambda_R = {d.replicon}", file=out)
+    print(f"{indent}derivation trace: {len(d.steps)} steps", file=out)
+
+
+def _require_ansatz(args) -> None:
+    """--ansatz is required except for the signal model, which has no replica ansatz."""
+    if args.ansatz is None and args.model != "signal":
+        raise UsageError("the following arguments are required: --ansatz")
 
 
 def cmd_derive(args, out) -> int:
     rs = _rs()
+    _require_ansatz(args)
     model, params = _build_model(args)
     d = _api("derive")(model, ansatz=args.ansatz)
     if args.json:
@@ -328,10 +334,12 @@ def cmd_derive(args, out) -> int:
 def _temperature_kwargs(args) -> dict:
     if args.T is not None:
         return {"T": args.T}
-    return {"beta": args.beta}
+    return {} if args.beta is None else {"beta": args.beta}
 
 
 def cmd_solve(args, out) -> int:
+    if args.T is None and args.beta is None and args.model != "signal":
+        raise UsageError("one of the arguments --T --beta is required")
     model, params = _build_model(args)
     sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
     data = _solution_dict(sol)
@@ -407,7 +415,51 @@ def _require_matplotlib():
     return plt
 
 
+def cmd_scan_signal(args, out) -> int:
+    """``scan signal``: the critical line sigma_w2(sigma_b2) on --sigma_b2 START:STOP:NUM (default
+    0:0.3:31), as a table, JSON and/or the (sigma_w2, sigma_b2) phase diagram."""
+    import numpy as np
+
+    b2 = parse_range(args.sigma_b2 or "0:0.3:31")
+    plt = _require_matplotlib() if args.plot else None
+    if args.plot and not args.plot.lower().endswith((".png", ".pdf", ".svg")):
+        raise UsageError("--plot FILE must end in .png, .pdf or .svg")
+    model, params = _build_model(args)
+    w2 = model.critical_line(np.array(b2))
+    points = [{"sigma_b2": b, "sigma_w2_critical": jsonable(float(w))} for b, w in zip(b2, w2)]
+    if plt is not None:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(w2, b2, "k-", label=r"$\chi_1 = 1$")
+        top = np.nanmax(w2) * 1.3 if np.any(np.isfinite(w2)) else 3.0
+        ax.fill_betweenx(b2, 0, w2, alpha=0.2, label="ordered")
+        ax.fill_betweenx(b2, w2, top, alpha=0.2, label="chaotic")
+        ax.set_xlim(0, top)
+        ax.set_xlabel(r"$\sigma_w^2$")
+        ax.set_ylabel(r"$\sigma_b^2$")
+        ax.set_title(f"signal propagation, {params.get('activation', 'tanh')}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
+    if args.json:
+        _emit_json({"model": "signal", "params": jsonable(params), "points": points,
+                    **({"plot": args.plot} if args.plot else {})}, out)
+        return EXIT_OK
+    print(f"# signal {_fmt(params)}: critical line chi1 = 1", file=out)
+    print(f"{'sigma_b2':>12}  {'sigma_w2_critical':>18}", file=out)
+    for p in points:
+        print(f"{_fmt(p['sigma_b2']):>12}  {_fmt(p['sigma_w2_critical']):>18}", file=out)
+    if args.plot:
+        print(f"# plot written to {args.plot}", file=out)
+    return EXIT_OK
+
+
 def cmd_scan(args, out) -> int:
+    if args.model == "signal":
+        return cmd_scan_signal(args, out)
+    _require_ansatz(args)
+    if args.T is None:
+        raise UsageError("the following arguments are required: --T")
     temps = parse_range(args.T)
     plt = _require_matplotlib() if args.plot else None
     if args.plot and not args.plot.lower().endswith((".png", ".pdf", ".svg")):
@@ -627,7 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  replicasym derive sk --ansatz rs\n"
                               "  replicasym derive spherical --param p=3 --ansatz 1rsb --latex\n"
                               "  replicasym derive sk --ansatz rs --json")
-    _common(p, ansatz_required=True)
+    _common(p, ansatz_required=False)  # required except for signal
     g = p.add_mutually_exclusive_group()
     g.add_argument("--latex", action="store_true", help="print the result as LaTeX")
     g.add_argument("--json", action="store_true", help="print one JSON object")
@@ -642,7 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  replicasym solve spherical --param p=3 --ansatz 1rsb --T 0 --json\n"
                               "  replicasym solve sk --ansatz rs --T 0.5 --precision 50 --json")
     _common(p, ansatz_required=False, ansatz_default="auto")
-    g = p.add_mutually_exclusive_group(required=True)
+    g = p.add_mutually_exclusive_group()  # one is required except for signal
     g.add_argument("--T", type=_nonneg_float, metavar="X", help="temperature (0: ground state)")
     g.add_argument("--beta", type=_nonneg_float, metavar="X", help="inverse temperature")
     p.add_argument("--precision", type=_precision, metavar="DIGITS",
@@ -672,8 +724,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "  replicasym scan spherical --param p=3 --ansatz 1rsb --T 0.3:0.8:11 --json\n"
                               "  replicasym scan sk --ansatz rs --T 0.2:1.5:14 --plot sk.png   "
                               "# needs pip install 'replicasym[plot]'")
-    _common(p, ansatz_required=True)
-    p.add_argument("--T", required=True, metavar="START:STOP:NUM", help="temperatures, e.g. 0.2:1.5:14")
+    _common(p, ansatz_required=False)  # required except for signal
+    p.add_argument("--T", metavar="START:STOP:NUM", help="temperatures, e.g. 0.2:1.5:14 (not for signal)")
+    p.add_argument("--sigma_b2", metavar="START:STOP:NUM",
+                   help="signal only: bias variances of the critical line (default 0:0.3:31)")
     p.add_argument("--plot", metavar="FILE.png", help="also plot the scan (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the list 'points'")
     p.set_defaults(func=cmd_scan)

@@ -1,7 +1,10 @@
 """Code generation: a :class:`~replicasym.derivation.Derivation` -> a standalone numeric module.
 
-* :func:`render` -- module source (numpy: vectorised Gauss--Hermite quadrature and a batched
-  Newton solver; mpmath: arbitrary-precision ``mpmath.quad`` and a scalar Newton solver).
+* :func:`render` -- module source (numpy: vectorised truncated trapezoidal rule for the Gaussian
+  expectations, 1601 nodes on [-10, 10] by default, evaluated in bounded-memory chunks, and a
+  batched Newton solver; mpmath: an adaptive trapezoidal rule at the working precision and a
+  scalar Newton solver).  The trapezoidal rule converges geometrically for analytic integrands
+  (Trefethen & Weideman, SIAM Review 56 (2014) 385), unlike Gauss--Hermite at low temperature.
 * :func:`load` -- render, store in a content-addressed cache (SHA-256 of the source), import.
 * :func:`content_hash` -- the SHA-256 of a rendered source (the cache key).
 

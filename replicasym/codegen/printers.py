@@ -2,17 +2,27 @@ r"""SymPy printers turning :class:`~replicasym.symbolic.gaussian.GaussianExpecta
 
 Two backends:
 
-* :class:`NumpyQuadraturePrinter` -- vectorised probabilists' Gauss--Hermite quadrature.  Every
+* :class:`NumpyQuadraturePrinter` -- vectorised truncated trapezoidal rule for Gaussian integrals
+  (nodes ``z_k = k h`` on ``[-L, L]``, weights ``h phi(z_k)`` normalised to 1; geometrically
+  convergent for analytic integrands, Trefethen & Weideman, SIAM Review 56 (2014) 385).  Every
   Gaussian variable owns a trailing broadcast axis of the arrays (``axis = -(K - k)`` for the
   ``k``-th of ``K`` variables); ``E(f, z)`` is a weighted sum over that axis with ``keepdims``,
   so nested expectations reduce their own axis and parameters of any shape broadcast in front.
   Before printing, :func:`stabilize` rewrites the expression into overflow-free primitives
   (``log cosh``, ``logaddexp``, weighted log-sum-exp, tilted averages).
-* :class:`MpmathQuadraturePrinter` -- ``E(f, z)`` becomes ``_E(lambda z: f)``, an ``mpmath.quad``
-  against the normal density on ``[-inf, 0, inf]``; nested expectations nest the lambdas.
+* :class:`MpmathQuadraturePrinter` -- ``E(f, z)`` becomes ``_E(lambda z: f)``, an adaptive
+  trapezoidal sum against the normal density at the working precision (step halved until the
+  extrapolated error is below the precision); nested expectations nest the lambdas.
 
-The generated modules define the helpers ``_E``, ``_lme``, ``_tilt``, ``_logcosh`` (numpy) and
-``_E`` (mpmath) that the printed code calls; see the templates.
+Special functions: the numpy printer never emits ``math.*``, ``scipy.*`` or ``functools.*``; erf,
+erfc, gamma, loggamma (and factorial, beta, binomial through gamma) call the vectorised helpers
+``_erf``, ``_erfc``, ``_gamma``, ``_lgamma`` of the generated module, ``Heaviside`` is
+``numpy.heaviside``, ``Max``/``Min`` nest ``numpy.maximum``/``numpy.minimum``, ``KroneckerDelta``
+is ``numpy.where``.  Generated numpy modules import only numpy and the standard library.
+
+The generated modules define the helpers ``_E``, ``_lme``, ``_tilt``, ``_logcosh``, ``_erf``,
+``_erfc``, ``_gamma``, ``_lgamma`` (numpy) and ``_E`` (mpmath) that the printed code calls; see the
+templates.
 """
 from __future__ import annotations
 
@@ -249,7 +259,10 @@ class _NamesMixin:
 
 
 class NumpyQuadraturePrinter(_NamesMixin, NumPyPrinter):
-    """NumPy printer with vectorised Gauss--Hermite quadrature; ``axes`` maps Gaussian variable -> axis."""
+    """NumPy printer with vectorised trapezoidal quadrature; ``axes`` maps Gaussian variable -> axis.
+
+    Prints only ``numpy.*`` and the generated module's own helpers (no ``math``/``scipy``).
+    """
 
     def _axis(self, z):
         if z not in self._axes:
@@ -280,6 +293,53 @@ class NumpyQuadraturePrinter(_NamesMixin, NumPyPrinter):
             out = "numpy.logaddexp(%s, %s)" % (out, a)
         return out
 
+    # special functions: vectorised, numpy + stdlib only
+    def _helper(self, name, expr):
+        return "%s(%s)" % (name, ", ".join(self._print(a) for a in expr.args))
+
+    def _print_erf(self, expr):
+        return self._helper("_erf", expr)
+
+    def _print_erfc(self, expr):
+        return self._helper("_erfc", expr)
+
+    def _print_gamma(self, expr):
+        return self._helper("_gamma", expr)
+
+    def _print_loggamma(self, expr):
+        return self._helper("_lgamma", expr)
+
+    def _print_factorial(self, expr):
+        return "_gamma(%s + 1)" % self._print(expr.args[0])
+
+    def _print_beta(self, expr):
+        x, y = (self._print(a) for a in expr.args[:2])
+        return "(_gamma(%s)*_gamma(%s)/_gamma(%s + %s))" % (x, y, x, y)
+
+    def _print_Heaviside(self, expr):
+        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return "numpy.heaviside(%s, %s)" % (self._print(expr.args[0]), self._print(sp.Float(h0)))
+
+    def _print_Abs(self, expr):
+        return "numpy.abs(%s)" % self._print(expr.args[0])
+
+    def _print_KroneckerDelta(self, expr):
+        a, b = (self._print(x) for x in expr.args)
+        return "numpy.where(numpy.equal(%s, %s), 1.0, 0.0)" % (a, b)
+
+    def _nest(self, fn, expr):
+        args = [self._print(a) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = "%s(%s, %s)" % (fn, out, a)
+        return out
+
+    def _print_Max(self, expr):
+        return self._nest("numpy.maximum", expr)
+
+    def _print_Min(self, expr):
+        return self._nest("numpy.minimum", expr)
+
 
 class MpmathQuadraturePrinter(_NamesMixin, MpmathPrinter):
     """mpmath printer; ``E(f, z)`` becomes ``_E(lambda z: f)`` (nested for nested expectations)."""
@@ -292,3 +352,9 @@ class MpmathQuadraturePrinter(_NamesMixin, MpmathPrinter):
 
     def _print_LogCosh(self, expr):
         return "mpmath.log(mpmath.cosh(%s))" % self._print(expr.args[0])
+
+    def _print_Heaviside(self, expr):
+        x = self._print(expr.args[0])
+        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return "(mpmath.mpf(0) if %s < 0 else mpmath.mpf(1) if %s > 0 else %s)" % (
+            x, x, self._print(sp.Float(h0, 30) if h0.is_finite else h0))

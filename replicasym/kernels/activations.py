@@ -36,7 +36,7 @@ import sympy as sp
 from ..errors import ParameterError, ParseError
 from ..parsing import parse_expression
 
-__all__ = ["Activation", "BUILTINS", "X", "activation"]
+__all__ = ["BUILTINS", "Activation", "X", "activation"]
 
 X = sp.Symbol("x", real=True)
 

@@ -40,7 +40,7 @@ import sympy as sp
 
 from ..symbolic.gaussian import GaussianExpectation
 from ..symbolic.trace import Trace
-from .activations import X, Activation
+from .activations import Activation, X
 
 __all__ = ["S1", "S2", "C", "KernelDerivation", "derive_kernel"]
 
@@ -90,10 +90,16 @@ def _numpy_kernel(srepr: str) -> Callable:
     import numpy as np
 
     expr = sp.sympify(srepr)  # our own srepr, not user text
-    f = sp.lambdify((S1, S2, C), expr, modules=["scipy", "numpy"])
-    if not expr.has(C):
-        return lambda s1, s2, c: np.broadcast_to(f(s1, s2, c), np.broadcast(s1, s2, c).shape) + 0.0
-    return f
+    # in terms of rho = c/sqrt(s1 s2), clipped to [-1, 1]: sqrt(1 - rho^2) stays real at rho = 1
+    rho = sp.Symbol("rho", real=True)
+    f = sp.lambdify((S1, S2, rho), expr.subs(C, rho * sp.sqrt(S1) * sp.sqrt(S2)), modules=["scipy", "numpy"])
+
+    def kernel(s1, s2, c):
+        s1, s2, c = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (s1, s2, c)))
+        r = np.clip(c / np.sqrt(s1 * s2), -1.0, 1.0)
+        return np.broadcast_to(f(s1, s2, r), r.shape) + 0.0
+
+    return kernel
 
 
 def gaussian_pair_integral(f: sp.Expr) -> sp.Expr:

@@ -34,15 +34,13 @@ import sympy as sp
 
 from ..errors import ParameterError
 from .activations import Activation, activation
-from .closed_forms import C, S1, S2
+from .closed_forms import S1, S2, C
 from .evaluate import kernel_derivation
-from .quadrature import gaussian_expectation, hermite_coefficients
+from .quadrature import gaussian_expectation, hermite_series
 
 __all__ = ["DeepKernel", "deep_kernel"]
 
 _GRID = 4097      # tabulation points in rho for series layers
-_TERMS = 200      # Hermite terms
-_NODES = 500      # Gauss-Hermite nodes for the Hermite coefficients
 _BLOCK = 1 << 16  # q values per vectorized block (cache-sized)
 
 
@@ -51,10 +49,10 @@ class _SeriesLayer:
 
     def __init__(self, f, s: float, order: int):
         self.s = s
-        self.a = hermite_coefficients(f, s, _TERMS, _NODES) ** 2
+        self.a = hermite_series(f, s) ** 2
         rho = np.linspace(-1.0, 1.0, _GRID)
-        k = np.arange(_TERMS)
-        fall = np.ones(_TERMS)
+        k = np.arange(self.a.size)
+        fall = np.ones(self.a.size)
         table = []
         for j in range(order + 2):  # d^j g / d rho^j, j = 0..order+1
             table.append(np.polynomial.polynomial.polyval(rho, (self.a * fall)[j:]))
@@ -79,12 +77,15 @@ class _SeriesLayer:
 class _ClosedLayer:
     """g(c) and its derivatives from the closed form, at equal variances s."""
 
-    def __init__(self, funcs, s: float):
-        self.funcs, self.s = funcs, s
+    def __init__(self, derivation, s: float, order: int):
+        exprs = [derivation.derivative(j).subs({S1: s, S2: s}) for j in range(order + 1)]
+        self.f = sp.lambdify(C, exprs, modules=["scipy", "numpy"], cse=True)
+        self.s = s
 
     def __call__(self, c: np.ndarray, order: int) -> list[np.ndarray]:
-        s = self.s
-        return [np.broadcast_to(self.funcs[j](s, s, c), c.shape) for j in range(order + 1)]
+        c = np.clip(c, -self.s, self.s)  # |c| <= s up to rounding
+        with np.errstate(divide="ignore", invalid="ignore"):  # relu'' = delta: 1/sqrt(s^2 - c^2) at c = s
+            return [np.broadcast_to(v, c.shape) for v in self.f(c)]
 
 
 class DeepKernel:
@@ -107,19 +108,19 @@ class DeepKernel:
         self.closed = self.derivation.closed and method == "auto"
         f = self.activation.numpy()
         s = [self.C_b + self.C_W]  # K^(1)(1)
-        for _ in range(self.depth):
-            s.append(self.C_b + self.C_W * float(gaussian_expectation(lambda z: f(z) ** 2, s[-1], 400)))
+        for _ in range(self.depth):  # K^(l+1)(1) = C_b + C_W E[sigma(sqrt(s_l) z)^2]
+            s.append(self.C_b + self.C_W * float(gaussian_expectation(lambda z: f(z) ** 2, s[-1])))
         if not all(math.isfinite(v) and v > 0 for v in s):
             raise ParameterError(f"the layer variances K(1) are not finite and positive: {s}")
         self.variances = tuple(s)
         self._layers = {}
 
     def _layer(self, l: int, order: int):
-        key = (l, order if not self.closed else 3)
+        key = (l, order)
         if key not in self._layers:
             s = self.variances[l]
             if self.closed:
-                self._layers[key] = _ClosedLayer([self.derivation.numpy(j) for j in range(4)], s)
+                self._layers[key] = _ClosedLayer(self.derivation, s, order)
             else:
                 self._layers[key] = _SeriesLayer(self.activation.numpy(), s, order)
         return self._layers[key]
@@ -133,8 +134,9 @@ class DeepKernel:
             raise ParameterError("the overlap q must lie in [-1, 1]")
         flat = q.ravel()
         out = np.empty((order + 1, flat.size))
-        for b in range(0, flat.size, _BLOCK):
-            out[:, b:b + _BLOCK] = self._block(flat[b:b + _BLOCK], order)
+        with np.errstate(invalid="ignore"):  # inf * 0 where a derivative diverges (ReLU at q = 1)
+            for b in range(0, flat.size, _BLOCK):
+                out[:, b:b + _BLOCK] = self._block(flat[b:b + _BLOCK], order)
         return out.reshape((order + 1,) + q.shape)
 
     def _block(self, q: np.ndarray, order: int) -> list[np.ndarray]:
@@ -161,7 +163,7 @@ class DeepKernel:
         f = self.activation.numpy()
         for l in range(self.depth):
             s = self.variances[l]
-            a = hermite_coefficients(f, s, _TERMS, _NODES) ** 2
+            a = hermite_series(f, s) ** 2
             x = P / s
             acc, power = np.zeros(degree + 1), np.zeros(degree + 1)
             power[0] = 1.0

@@ -15,8 +15,8 @@ import sympy as sp
 
 from ..errors import ParameterError
 from .activations import Activation, activation
-from .closed_forms import C, S1, S2, KernelDerivation, derive_kernel
-from .quadrature import gauss_hermite_kernel, hermite_kernel, mpmath_kernel
+from .closed_forms import S1, S2, C, KernelDerivation, derive_kernel
+from .quadrature import _pair_arrays, gauss_hermite_kernel, hermite_kernel, mpmath_kernel
 
 __all__ = ["METHODS", "kernel", "kernel_derivation"]
 
@@ -53,7 +53,9 @@ def kernel(act: str | Activation, s1, s2, c, derivative: int = 0, method: str = 
         if expr is None:
             raise ParameterError(f"activation {act.name!r} has no closed-form kernel; use quadrature")
         if precision is None:
-            return kd.numpy(derivative)(s1, s2, c)
+            s1, s2, c = _pair_arrays(s1, s2, c)
+            with np.errstate(divide="ignore"):  # relu'' = delta diverges at |c| = sqrt(s1 s2)
+                return kd.numpy(derivative)(s1, s2, c)
         with mpmath.workdps(int(precision) + 10):
             f = sp.lambdify((S1, S2, C), expr, modules="mpmath")
             return +f(*(mpmath.mpf(str(v)) for v in (s1, s2, c)))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from ..errors import ParameterError
 from .ising import sk
+from .signal import signal
 from .spec import ModelSpec
 from .spherical import spherical
 
-__all__ = ["ModelSpec", "spherical", "sk", "build", "MODELS"]
+__all__ = ["ModelSpec", "spherical", "sk", "signal", "build", "MODELS"]
 
-MODELS = {"spherical": spherical, "sk": sk}
+MODELS = {"spherical": spherical, "sk": sk, "signal": signal}
 
 
 def build(name: str, **params) -> ModelSpec:
