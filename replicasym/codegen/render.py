@@ -112,6 +112,7 @@ class _Function:
     n_theta: int
     n_params: int
     gaussians: list       # [(name, axis)] (numpy only)
+    unpack: list          # the inputs, unused ones prefixed with "_" (mpmath unpacking)
     lines: list           # "x0 = ..." assignment lines
     kind: str             # "scalar" | "vector" | "matrix"
     result: object        # printed expression(s)
@@ -208,8 +209,9 @@ class _Renderer:
             result = [printed[i * value.cols:(i + 1) * value.cols] for i in range(n)]
         used = set().union(*[e.atoms(sp.Symbol) for e in flat]) if flat else set()
         gauss = [(self.names[z], self.axes[z]) for z in self.gaussians if z in used]
+        unpack = [self.names[s] if s in used else "_" + self.names[s] for s in (*theta, *params)]
         return _Function(name=name, doc=doc, inputs=[self.names[s] for s in (*theta, *params)],
-                         n_theta=len(theta), n_params=len(params), gaussians=gauss,
+                         n_theta=len(theta), n_params=len(params), gaussians=gauss, unpack=unpack,
                          lines=lines, kind=kind, result=result)
 
     def context(self) -> dict:
