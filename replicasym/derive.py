@@ -13,8 +13,8 @@ from .errors import ParameterError
 from .models.spec import ModelSpec
 from .symbolic.action import replicated_action
 from .symbolic.limit import replica_limit, zero_temperature, zero_temperature_replicon
-from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, gradient,
-                              jacobian, replicon, stationarity_residuals)
+from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, jacobian,
+                              replicon, stationarity_residuals)
 
 __all__ = ["derive", "parse_ansatz", "ANSATZE"]
 
@@ -93,8 +93,9 @@ def derive(model, ansatz: str = "rs") -> Derivation:
     zt = None
     try:
         E0, zvars, subs = zero_temperature(phi, act.beta, qs[-1], tuple(act.sizes), trace)
-        zvars = tuple(v for v in zvars if E0.has(v))  # rescaled variables that survive the limit
-        zgrad = gradient(E0, zvars)
+        # the lower levels q_0..q_{k-1} stay order parameters; keep the variables that survive
+        zvars = tuple(v for v in (*qs[:-1], *zvars) if E0.has(v))
+        zgrad = tuple(sp.diff(E0, v) for v in zvars)
         zt = ZeroTemperature(order_parameters=zvars, energy=E0, equations=tuple(sp.Eq(g, 0) for g in zgrad),
                              jacobian=jacobian(zgrad, zvars), substitutions=subs,
                              replicon=zero_temperature_replicon(lam_R, act.beta, subs, trace))

@@ -26,6 +26,8 @@ templates.
 """
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
@@ -112,6 +114,7 @@ def _sinh_cosh(factors: list) -> list:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def _logform(f):
     r"""``A`` (stabilised) with ``f == exp(A)`` when ``f`` is manifestly positive and exponential-like,
     else ``None``."""
@@ -205,6 +208,7 @@ def _stab_factor(f):
     return stabilize(f)
 
 
+@functools.lru_cache(maxsize=65536)
 def stabilize(expr):
     r"""Rewrite ``expr`` into overflow-free primitives for floating point evaluation.
 

@@ -100,19 +100,22 @@ def _digits(precision) -> int | None:
     return p
 
 
-def stationary_points(d, beta: float, fixed: dict | None = None, start: dict | None = None):
+def stationary_points(d, beta: float, fixed: dict | None = None, start=None, grid: bool = True):
     """All stationary points found from the start grid at inverse temperature ``beta``.
 
     ``fixed`` maps order-parameter names to values held fixed (e.g. {"m": 1.0}); ``start`` is an
-    extra starting point (e.g. the previous point of a continuation), used when it names every
-    order parameter.  Returns (theta (K, V), Phi (K,), replicon (K,), residual (K,))."""
+    extra starting point (e.g. the previous point of a continuation), a dict used when it names
+    every order parameter, or an array of rows; ``grid=False`` uses ``start`` alone.  Returns
+    (theta (K, V), Phi (K,), replicon (K,), residual (K,))."""
     ev = evaluator_for(d)
     names = ev.names
     fixed = fixed or {}
     free = [i for i, n in enumerate(names) if n not in fixed]
-    theta0 = _starts(names)
-    if start and all(n in start for n in names):
-        theta0 = np.vstack([np.array([[float(start[n]) for n in names]]), theta0])
+    theta0 = _starts(names) if grid else np.zeros((0, len(names)))
+    if isinstance(start, dict) and all(n in start for n in names):
+        start = np.array([[float(start[n]) for n in names]])
+    if isinstance(start, np.ndarray):
+        theta0 = np.vstack([start, theta0])
     for n, v in fixed.items():
         theta0[:, names.index(n)] = v
     theta0 = _unique(theta0)

@@ -23,10 +23,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import ParameterError
+from ..errors import ConvergenceError, ParameterError
 from ..models.spec import ModelSpec
 from ..solution import number
-from .thermo import _kind, derivation_for, evaluator_for, solve
+from .thermo import _kind, _select, derivation_for, evaluator_for, solve, stationary_points
 
 __all__ = ["phase"]
 
@@ -221,7 +221,20 @@ def phase(model, precision=None) -> dict:
             "notes": gs.notes}
 
 
-def _low_temperature_phase(model, gs):
-    """When the T = 0 replicon has no closed limit (Ising), judge stability at T = 0.05."""
-    s = solve(model, T=0.05, ansatz=gs.ansatz)
-    return "frsb" if s.replicon < -1e-9 else gs.ansatz
+def _low_temperature_phase(model, gs, T: float = 0.05):
+    """When the T = 0 replicon has no closed limit (Ising), judge stability at T = 0.05 on the
+    solution continued from the ground state (lower levels as at T = 0, q_k near 1, m = yT)."""
+    d = derivation_for(model, gs.ansatz)
+    names = evaluator_for(d).names
+    ops = gs.order_parameters
+    top = [n for n in names if _kind(n) == "q"][-1]
+    rows = []
+    for qk in (0.9, 0.95, 0.98):
+        rows.append([qk if n == top else float(ops["y"]) * T if n == "m" else float(ops.get(n, 0.5))
+                     for n in names])
+    pts, phi, rep, _ = stationary_points(d, 1 / T, start=np.array(rows), grid=False)
+    i = _select(names, pts, phi, rep, d.k)
+    if i is None:
+        raise ConvergenceError(f"could not continue the {gs.ansatz} ground state to T = {T} to test "
+                               "its stability")
+    return "frsb" if rep[i] < -1e-9 else gs.ansatz

@@ -110,7 +110,7 @@ def _abs_linear(f: sp.Expr, z: sp.Symbol):
     if not arg.is_polynomial(z) or sp.degree(arg, z) != 1:
         return None
     a, b = arg.coeff(z, 1), arg.coeff(z, 0)
-    sa = sp.Abs(a)
+    sa = sp.sqrt(a**2)  # |a|, smooth in the parameters of a
     return c * (sa * sp.sqrt(2 / sp.pi) * sp.exp(-b**2 / (2 * a**2)) + b * sp.erf(b / (sp.sqrt(2) * sa)))
 
 
@@ -149,7 +149,7 @@ def _exp_abs_linear(f: sp.Expr, z: sp.Symbol):
     if not w.is_polynomial(z) or sp.degree(w, z) != 1:
         return None
     a, b = w.coeff(z, 1), w.coeff(z, 0)
-    sa = sp.Abs(a)
+    sa = sp.sqrt(a**2)  # |a|, smooth in the parameters of a
     cs = sp.Dummy("c")
     Phi = lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2  # noqa: E731
     base = (sp.exp(cs * b + cs**2 * a**2 / 2) * Phi((b + cs * a**2) / sa)

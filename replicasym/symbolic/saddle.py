@@ -24,8 +24,7 @@ import sympy as sp
 from .gaussian import E, GaussianExpectation, linearize, stein
 from .trace import Trace
 
-__all__ = ["eliminate_conjugates", "fixed_point_equations", "gaussian_simplify", "gradient",
-           "jacobian", "replicon", "stationarity_residuals", "solve_linear"]
+__all__ = ["eliminate_conjugates", "fixed_point_equations", "gaussian_simplify", "jacobian", "replicon", "stationarity_residuals", "solve_linear"]
 
 
 def gaussian_simplify(expr: sp.Expr) -> sp.Expr:
@@ -95,12 +94,10 @@ def stationarity_residuals(phi: sp.Expr, variables, multiplicities: dict, fixed_
     return tuple(out)
 
 
-def gradient(phi: sp.Expr, variables) -> tuple:
-    return tuple(gaussian_simplify(sp.diff(phi, v)) for v in variables)
-
-
-def jacobian(grad, variables) -> sp.Matrix:
-    return sp.Matrix([[gaussian_simplify(sp.diff(g, v)) for v in variables] for g in grad])
+def jacobian(residuals, variables) -> sp.Matrix:
+    """:math:`\partial r_i/\partial\theta_j` by plain differentiation (no Stein rewriting: the
+    Jacobian only steers Newton, and rewriting nested expectations here swells the expressions)."""
+    return sp.Matrix([[sp.diff(r, v) for v in variables] for r in residuals])
 
 
 def replicon(model, action, solutions: dict, fixed: dict, trace: Trace) -> sp.Expr:
