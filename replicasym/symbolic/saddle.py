@@ -95,7 +95,7 @@ def stationarity_residuals(phi: sp.Expr, variables, multiplicities: dict, fixed_
 
 
 def jacobian(residuals, variables) -> sp.Matrix:
-    """:math:`\partial r_i/\partial\theta_j` by plain differentiation (no Stein rewriting: the
+    r""":math:`\partial r_i/\partial\theta_j` by plain differentiation (no Stein rewriting: the
     Jacobian only steers Newton, and rewriting nested expectations here swells the expressions)."""
     return sp.Matrix([[sp.diff(r, v) for v in variables] for r in residuals])
 
