@@ -5,7 +5,26 @@ from dataclasses import dataclass, field
 
 import mpmath
 
-__all__ = ["Solution", "number"]
+from .errors import ParameterError
+
+__all__ = ["Solution", "check_precision", "number"]
+
+#: the working precisions the mpmath paths accept, in significant digits
+PRECISION_RANGE = (10, 1000)
+
+
+def check_precision(precision) -> int | None:
+    """``precision`` (digits) validated, or None for double precision."""
+    if precision is None:
+        return None
+    try:
+        p = int(precision)
+    except (TypeError, ValueError):
+        raise ParameterError(f"precision must be a number of digits, got {precision!r}") from None
+    lo, hi = PRECISION_RANGE
+    if not lo <= p <= hi:
+        raise ParameterError(f"precision must be between {lo} and {hi} digits, got {p}")
+    return p
 
 
 def number(x, digits: int | None = None):

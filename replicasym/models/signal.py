@@ -35,6 +35,7 @@ import sympy as sp
 from scipy.optimize import brentq
 
 from ..errors import ParameterError
+from ..solution import check_precision
 from ..kernels.activations import Activation, X, activation
 from ..kernels.closed_forms import S1, S2, C, KernelDerivation
 from ..kernels.evaluate import kernel, kernel_derivation
@@ -197,7 +198,7 @@ class SignalModel:
             raise ParameterError("signal propagation has no temperature: drop --T/--beta")
         if ansatz not in (None, "auto", "none"):
             raise ParameterError("signal propagation has no replica ansatz: drop --ansatz")
-        digits = _digits(precision)
+        digits = check_precision(precision)
         ex = _Expectations(self.activation, digits)
         w2, b2 = self._weights()
         q = _length_fixed_point(ex, w2, b2)
@@ -222,7 +223,7 @@ class SignalModel:
         sigma_b2 given sigma_w2 alone)."""
         from ..solution import number
 
-        digits = _digits(precision)
+        digits = check_precision(precision)
         ex = _Expectations(self.activation, digits)
         out: dict = {"model": "signal", "params": self.public_params()}
         if self.sigma_w2 is None:
@@ -261,15 +262,6 @@ def _nonneg(name: str, v) -> float | None:
     if not (math.isfinite(f) and f >= 0):
         raise ParameterError(f"{name} must be a finite number >= 0, got {v!r}")
     return f
-
-
-def _digits(precision) -> int | None:
-    if precision is None:
-        return None
-    d = int(precision)
-    if not 6 <= d <= 200:
-        raise ParameterError(f"precision must be between 6 and 200 digits, got {precision}")
-    return d
 
 
 #: |chi - 1| below this is criticality: the depth scale diverges (reported as None)

@@ -22,7 +22,7 @@ import sympy as sp
 from ..derive import derive, parse_ansatz
 from ..errors import ConvergenceError, ParameterError
 from ..models.spec import ModelSpec
-from ..solution import Solution
+from ..solution import Solution, check_precision
 from .evaluate import Evaluator
 from .newton import damped_fixed_point, newton_batch, newton_mp
 
@@ -86,18 +86,6 @@ def _unique(rows: np.ndarray, tol: float = 1e-6) -> np.ndarray:
         if not any(np.max(np.abs(r - o)) < tol for o in out):
             out.append(r)
     return np.array(out).reshape(len(out), rows.shape[1])
-
-
-def _digits(precision) -> int | None:
-    if precision is None:
-        return None
-    try:
-        p = int(precision)
-    except (TypeError, ValueError):
-        raise ParameterError(f"precision must be a number of digits, got {precision!r}") from None
-    if not 10 <= p <= 1000:
-        raise ParameterError(f"precision must be between 10 and 1000 digits, got {p}")
-    return p
 
 
 def stationary_points(d, beta: float, fixed: dict | None = None, start=None, grid: bool = True):
@@ -166,7 +154,7 @@ def _select(names, pts, phi, rep, k):
 def solve_derivation(d, beta, precision=None, start: dict | None = None) -> Solution:
     """Solve derivation ``d`` at inverse temperature ``beta`` (beta = inf: ground state);
     ``start`` (order-parameter name -> value) is added to the starting points."""
-    digits = _digits(precision)
+    digits = check_precision(precision)
     if d.k >= 2:
         raise ParameterError(f"solving {d.ansatz} is not available yet (derive works); use rs or 1rsb")
     if beta == np.inf:
@@ -309,11 +297,11 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
     else:
         d = derivation_for(target, ansatz)
     if precision is not None and b != np.inf:
-        with mpmath.workdps(_digits(precision) + 10):
+        with mpmath.workdps(check_precision(precision) + 10):
             b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))
     sol = solve_derivation(d, b, precision, start=start)
     if T is not None and b != np.inf:  # report the temperature exactly as given
-        with mpmath.workdps((_digits(precision) or 15) + 10):
+        with mpmath.workdps((check_precision(precision) or 15) + 10):
             sol.T = float(T) if precision is None else mpmath.mpf(str(T))
     return sol
 

@@ -23,9 +23,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import ConvergenceError, ParameterError
+from ..errors import ConvergenceError
 from ..models.spec import ModelSpec
-from ..solution import number
+from ..solution import check_precision, number
 from .thermo import _kind, _select, derivation_for, evaluator_for, solve, stationary_points
 
 __all__ = ["phase"]
@@ -200,9 +200,7 @@ def phase(model, precision=None) -> dict:
     A model with its own notion of phase (signal propagation) is dispatched to ``model.phase``."""
     if not isinstance(model, ModelSpec):
         return model.phase(precision=precision)
-    digits = 20 if precision is None else int(precision)
-    if not 10 <= digits <= 1000:
-        raise ParameterError(f"precision must be between 10 and 1000 digits, got {precision}")
+    digits = check_precision(precision) or 20
     T_c = critical_temperature(model, digits)
     T_AT = T_c if (T_c is not None and model.field == 0) else at_temperature(model, digits)
     T_d, T_s = discontinuous_transitions(model, digits)
