@@ -225,32 +225,17 @@ def _rs():
 
 
 def _api(name: str):
-    rs = _rs()
-    fn = getattr(rs, name, None)
-    if fn is None:
-        raise ReplicasymError(f"this installation of replicasym has no replicasym.{name}() yet")
-    return fn
+    return getattr(_rs(), name)
 
 
 def _build_model(args):
-    rs = _rs()
-    models = getattr(rs, "models", None)
-    build = getattr(models, "build", None)
-    if build is None:
-        raise ReplicasymError("this installation of replicasym has no replicasym.models.build() yet")
     params = parse_params(args.param)
-    return build(args.model, **params), params
+    return _rs().models.build(args.model, **params), params
 
 
 def _render_code(derivation, backend: str) -> str:
-    try:
-        from . import codegen
-    except ImportError as exc:  # pragma: no cover - packaging problem
-        raise ReplicasymError(f"cannot import replicasym.codegen: {exc}") from None
-    render = getattr(codegen, "render", None)
-    if render is None:
-        raise ReplicasymError("this installation of replicasym has no replicasym.codegen.render() yet")
-    return render(derivation, backend)
+    from . import codegen
+    return codegen.render(derivation, backend)
 
 
 def _solution_dict(solution) -> dict:

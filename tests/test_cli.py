@@ -3,7 +3,7 @@
 Part 1 runs ``replicasym.cli.main`` in-process against a small fake API (so the CLI's own
 behaviour -- argument handling, JSON shape, error lines, atomic writes -- is tested independently
 of the engine).  Part 2 runs the real program end to end with ``python -m replicasym`` in a
-subprocess; each of those tests is skipped while the API function it needs does not exist yet.
+subprocess.
 """
 import json
 import math
@@ -334,16 +334,6 @@ def test_parse_range():
 # ---------------------------------------------------------------------------------------------
 # part 2: the real program, end to end
 # ---------------------------------------------------------------------------------------------
-def _has(*names):
-    for n in names:
-        obj = replicasym
-        for part in n.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                return False
-    return True
-
-
 def rs_cli(*argv, timeout=300):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -359,14 +349,12 @@ def test_real_help_and_error():
     assert r.stderr.strip().splitlines()[-1].startswith("replicasym: error:")
 
 
-@pytest.mark.skipif(not _has("derive", "models.build"), reason="replicasym.derive not available yet")
 def test_real_derive_sk_latex():
     r = rs_cli("derive", "sk", "--ansatz", "rs", "--latex")
     assert r.returncode == 0, r.stderr
     assert r"\Phi" in r.stdout and r"\tanh" in r.stdout
 
 
-@pytest.mark.skipif(not _has("solve", "models.build"), reason="replicasym.solve not available yet")
 def test_real_solve_sk_high_precision():
     r = rs_cli("solve", "sk", "--ansatz", "rs", "--T", "0.5", "--precision", "50", "--json")
     assert r.returncode == 0, r.stderr
@@ -383,7 +371,6 @@ def test_real_solve_sk_high_precision():
     assert float(obj["replicon"]) < 0  # T = 0.5 lies below the AT line (T_AT(h=0) = 1)
 
 
-@pytest.mark.skipif(not _has("solve", "models.build"), reason="replicasym.solve not available yet")
 def test_real_solve_spherical_1rsb_ground_state():
     r = rs_cli("solve", "spherical", "--param", "p=3", "--ansatz", "1rsb", "--T", "0", "--json")
     assert r.returncode == 0, r.stderr
@@ -395,7 +382,6 @@ def test_real_solve_spherical_1rsb_ground_state():
     assert -math.sqrt(1.5) < obj["energy"] < -2 / math.sqrt(3)
 
 
-@pytest.mark.skipif(not _has("phase", "models.build"), reason="replicasym.phase not available yet")
 def test_real_phase_spherical_p3():
     r = rs_cli("phase", "spherical", "--param", "p=3", "--json")
     assert r.returncode == 0, r.stderr
@@ -405,7 +391,6 @@ def test_real_phase_spherical_p3():
     assert {"E_gs"} <= set(obj)
 
 
-@pytest.mark.skipif(not _has("solve", "phase", "derive", "models.build"), reason="API not complete yet")
 def test_real_demo():
     r = rs_cli("demo")
     assert r.returncode == 0, r.stderr + r.stdout

@@ -394,19 +394,10 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- real derivations
-def _derive(model, ansatz):
-    rs = pytest.importorskip("replicasym")
-    if not hasattr(rs, "derive"):
-        pytest.skip("replicasym.derive not available yet")
-    return rs.derive(model(), ansatz=ansatz)
-
-
 @pytest.mark.parametrize("model,ansatz", [("sk", "rs"), ("sk", "1rsb"), ("spherical", "rs"),
                                           ("spherical", "1rsb")])
 def test_real_derivations_render_and_agree(model, ansatz, cache):
     import replicasym as rs
-    if not hasattr(rs, "derive"):
-        pytest.skip("replicasym.derive not available yet")
     factory = rs.models.sk if model == "sk" else (lambda: rs.models.spherical(p=3))
     d = rs.derive(factory(), ansatz=ansatz)
     npm, mpm = cg.load(d, "numpy", cache), cg.load(d, "mpmath", cache)
