@@ -5,8 +5,9 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from ..fileio import atomic_write
 
 __all__ = ["cache_path", "content_hash", "default_cache_dir", "import_source", "store"]
 
@@ -26,22 +27,6 @@ def cache_path(cache_dir, backend: str, digest: str) -> Path:
     return Path(cache_dir) / f"replicasym_{backend}_{digest}.py"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def store(source: str, backend: str, cache_dir=None) -> tuple[Path, bytes]:
     """Make sure the cache holds ``source`` intact; return its path and the verified bytes.
 
@@ -57,7 +42,7 @@ def store(source: str, backend: str, cache_dir=None) -> tuple[Path, bytes]:
     except OSError:
         existing = None
     if existing is None or hashlib.sha256(existing).hexdigest() != digest:
-        _write_atomic(path, data)
+        atomic_write(path, data)
     return path, data
 
 
