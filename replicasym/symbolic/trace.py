@@ -6,6 +6,7 @@ that ``derivations/`` renders and that the hand-calculation checker compares aga
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -25,10 +26,13 @@ class Step:
 
 
 def latex_of(expr) -> str:
+    r"""LaTeX of a step; the conjugates ``lam``, ``lam0``, ... print as :math:`\Lambda, \Lambda_0`."""
     if isinstance(expr, (list, tuple)):
         return r" ,\quad ".join(latex_of(e) for e in expr)
     if isinstance(expr, sp.Basic):
-        return sp.latex(expr)
+        names = {s: r"\Lambda" + (f"_{{{s.name[3:]}}}" if s.name[3:] else "")
+                 for s in expr.free_symbols if isinstance(s, sp.Symbol) and re.fullmatch(r"lam\d*", s.name)}
+        return sp.latex(expr, symbol_names=names)
     return str(expr)
 
 
