@@ -60,6 +60,9 @@ class Solution:
     residual: object
     digits: int | None = None
     notes: list = field(default_factory=list)
+    #: functional order parameters (full RSB: ``{"q": [...], "x": [...]}`` for the Parisi x(q)),
+    #: or per-layer profiles; None when the solution is a finite set of numbers
+    profile: dict | None = None
 
     def as_dict(self) -> dict:
         d = self.digits
@@ -76,4 +79,6 @@ class Solution:
             "converged": bool(self.converged),
             "residual": number(self.residual, None if d is None else 6),
             "notes": list(self.notes),
+            **({"profile": {k: [number(v, d) for v in vals] for k, vals in self.profile.items()}}
+               if self.profile else {}),
         }
