@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import jinja2
 import sympy as sp
 
+from ..symbolic.covariance import covariance_kernels
 from ..symbolic.gaussian import GaussianExpectation, gaussian_variables
 from .names import assign_names, docstring_text, one_line
 from .printers import MpmathQuadraturePrinter, NumpyQuadraturePrinter, inert, stabilize
@@ -214,6 +215,15 @@ class _Renderer:
                          n_theta=len(theta), n_params=len(params), gaussians=gauss, unpack=unpack,
                          lines=lines, kind=kind, result=result)
 
+    def covariance_source(self) -> str | None:
+        """Source rebuilding the numerically known covariance function xi of the model (None when
+        xi is an explicit expression)."""
+        kernels = covariance_kernels(self._all_exprs())
+        if len(kernels) > 1:
+            raise ValueError("a derivation may use one numerically known covariance function, found "
+                             f"{len(kernels)}")
+        return kernels[0].source() if kernels else None
+
     def context(self) -> dict:
         d = self.d
         model_name = getattr(d.model, "name", None) or type(d.model).__name__
@@ -253,6 +263,7 @@ class _Renderer:
             return out
 
         ctx = {
+            "covariance_kernel": self.covariance_source(),
             "model_name": one_line(model_name),
             "model_repr": repr(one_line(model_name)),
             "ansatz": one_line(d.ansatz),

@@ -114,6 +114,7 @@ class DeepKernel:
             raise ParameterError(f"the layer variances K(1) are not finite and positive: {s}")
         self.variances = tuple(s)
         self._layers = {}
+        self._mp = {}
 
     def _layer(self, l: int, order: int):
         key = (l, order)
@@ -133,10 +134,14 @@ class DeepKernel:
         if np.any(np.abs(q) > 1 + 1e-12):
             raise ParameterError("the overlap q must lie in [-1, 1]")
         flat = q.ravel()
+        nan = np.isnan(flat)  # propagate NaN (e.g. a diverged Newton step) instead of failing
+        if nan.any():
+            flat = np.where(nan, 0.0, flat)
         out = np.empty((order + 1, flat.size))
         with np.errstate(invalid="ignore"):  # inf * 0 where a derivative diverges (ReLU at q = 1)
             for b in range(0, flat.size, _BLOCK):
                 out[:, b:b + _BLOCK] = self._block(flat[b:b + _BLOCK], order)
+        out[:, nan] = np.nan
         return out.reshape((order + 1,) + q.shape)
 
     def _block(self, q: np.ndarray, order: int) -> list[np.ndarray]:
@@ -174,16 +179,45 @@ class DeepKernel:
             P[0] += self.C_b
         return P
 
-    def symbolic(self) -> sp.Expr | None:
-        """xi(q) as a SymPy expression in ``q`` when the activation has a closed-form kernel."""
+    def symbolic(self, exact: bool = False) -> sp.Expr | None:
+        """xi(q) as a SymPy expression in ``q`` when the activation has a closed-form kernel.
+
+        ``exact=True`` keeps C_W, C_b as rationals and the layer variances K^(l)(1) as closed-form
+        expressions (for arbitrary precision); otherwise the variances are double-precision floats."""
         if not self.derivation.closed:
             return None
         q = sp.Symbol("q", real=True)
-        K = self.C_b + self.C_W * q
+        cw, cb = ((sp.nsimplify(self.C_W, rational=True), sp.nsimplify(self.C_b, rational=True)) if exact
+                  else (self.C_W, self.C_b))
+        K = cb + cw * q
         for l in range(self.depth):
-            s = sp.Float(self.variances[l])
-            K = self.C_b + self.C_W * self.derivation.kernel.subs({S1: s, S2: s, C: K})
+            s = K.subs(q, 1) if exact else sp.Float(self.variances[l])
+            K = cb + cw * self.derivation.kernel.subs({S1: s, S2: s, C: K})
         return K
+
+    # -- the kernel protocol of replicasym.symbolic.covariance ---------------------------------
+    @property
+    def key(self) -> str:
+        """Identity of this kernel map (activation, its parameters, depth, C_W, C_b, method)."""
+        a = self.activation
+        return (f"DeepKernel({a.name!r}, {sorted(a.params.items())!r}, {sp.srepr(a.expr)}, "
+                f"depth={self.depth}, C_W={self.C_W!r}, C_b={self.C_b!r}, closed={self.closed})")
+
+    def source(self) -> str:
+        """Python source that rebuilds this kernel map in a generated module (literals only)."""
+        a = self.activation
+        return (f"_DeepKernel(_activation({a.name!r}, **{dict(sorted(a.params.items()))!r}), "
+                f"{self.depth!r}, {self.C_W!r}, {self.C_b!r}, {'auto' if self.closed else 'hermite'!r})")
+
+    def mpmath(self, order: int = 0):
+        """mpmath callable for the ``order``-th derivative of xi (closed-form kernels only, else None)."""
+        if not self.closed:
+            return None
+        if order not in self._mp:
+            q = sp.Symbol("q", real=True)
+            expr = sp.diff(self.symbolic(exact=True), q, order)
+            self._mp[order] = sp.lambdify(q, expr, modules="mpmath", cse=True)
+        return self._mp[order]
 
 
 def deep_kernel(act: str | Activation, depth: int, C_W: float = 1.0, C_b: float = 0.0) -> DeepKernel:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from ..errors import ParameterError
 from .ising import sk
+from .mlp import mlp
 from .signal import signal
 from .spec import ModelSpec
 from .spherical import spherical
 
-__all__ = ["ModelSpec", "spherical", "sk", "signal", "build", "MODELS"]
+__all__ = ["ModelSpec", "spherical", "sk", "mlp", "signal", "build", "MODELS"]
 
-MODELS = {"spherical": spherical, "sk": sk, "signal": signal}
+MODELS = {"spherical": spherical, "sk": sk, "mlp": mlp, "signal": signal}
 
 
 def build(name: str, **params) -> ModelSpec:

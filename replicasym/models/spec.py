@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 __all__ = ["ModelSpec", "OVERLAP"]
@@ -45,6 +46,17 @@ class ModelSpec:
     def xi_of(self, x: sp.Expr) -> sp.Expr:
         """xi evaluated at overlap ``x``."""
         return self.xi.subs(OVERLAP, x)
+
+    def xi_numpy(self, order: int = 0):
+        r"""Vectorised numpy function of :math:`\xi^{(order)}(q)` (parameters at their values)."""
+        from ..symbolic.covariance import CovarianceFunction
+        expr = self.xi.subs(self.values)
+        funcs = expr.atoms(CovarianceFunction)
+        if funcs and expr == next(iter(funcs)):  # xi known numerically (a kernel map)
+            kernel = next(iter(funcs)).kernel
+            return lambda q: kernel(q, order)[order]
+        f = sp.lambdify(OVERLAP, sp.diff(expr, OVERLAP, order), modules="numpy")
+        return lambda q: np.broadcast_to(f(np.asarray(q, dtype=float)), np.shape(q)).astype(float)
 
     def public_params(self) -> dict:
         """The parameters as the user gave them (for JSON output)."""

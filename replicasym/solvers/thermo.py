@@ -229,6 +229,10 @@ def _ground_state(d, digits) -> Solution:
         th, conv, res = newton_batch(lambda t: ev.gs_residual(t, vals), lambda t: ev.gs_jacobian(t, vals),
                                      theta0, range(len(names)), lo, hi, tol=1e-12)
         pts = _unique(th[conv])
+        # a level q_i -> 1 merges with the top level: the RSB ansatz degenerates to a lower one
+        merged = [j for j, n in enumerate(names) if _kind(n) == "q"]
+        if merged and len(pts):
+            pts = pts[np.all(pts[:, merged] < 1 - 1e-6, axis=1)]
         if len(pts) == 0:
             if d.k >= 1:
                 rs_sol = _ground_state(derivation_for(d.model, "rs"), digits)

@@ -26,6 +26,7 @@ import sympy as sp
 from ..errors import ConvergenceError
 from ..models.spec import ModelSpec
 from ..solution import check_precision, number
+from .diagnostics import covariance_diagnostics
 from .thermo import _kind, _select, derivation_for, evaluator_for, solve, stationary_points
 
 __all__ = ["phase"]
@@ -216,7 +217,8 @@ def phase(model, precision=None) -> dict:
             "T_d": number(T_d, p), "T_s": number(T_s, p), "T_AT": number(T_AT, p),
             "zero_temperature_phase": zero_phase, "E_gs": number(gs.energy, p), "E_gs_ansatz": gs.ansatz,
             "E_th": number(threshold_energy(model, digits) if T_d is not None else None, p),
-            "notes": gs.notes}
+            "notes": gs.notes,
+            **({"diagnostics": covariance_diagnostics(model)} if model.spins == "spherical" else {})}
 
 
 def _low_temperature_phase(model, gs, T: float = 0.05):

@@ -1,0 +1,92 @@
+r"""A randomly initialised MLP seen as a Hamiltonian over its inputs (Winer & Hanin 2025), GP limit.
+
+The system (DESIGN.md; reference/winer_hanin_mlp.md §2.1): inputs :math:`x\in S^{N-1}(\sqrt N)`,
+:math:`L` hidden layers of width :math:`N_\ell=\alpha_\ell N`, weights
+:math:`W^{(\ell)}_{ij}\sim N(0, C_W/\text{fan-in})` in every layer including the scalar output,
+biases :math:`N(0, C_b)`, and :math:`H(x;\theta)=\sqrt N\, z^{(L+1)}(x;\theta)`.
+
+When all widths go to infinity first (:math:`\alpha_\ell\to\infty`), :math:`H` is a centred Gaussian
+field with :math:`\mathbb E[H(x)H(y)] = N\,\xi(x\cdot y/N)`, :math:`\xi = K^{(L+1)}` the NNGP kernel
+map (Neal 1996; Lee et al. 2018):
+
+.. math::  K^{(1)}(q) = C_b + C_W q,\qquad K^{(\ell+1)}(q) = C_b + C_W\,\mathbb E[\sigma(u)\sigma(v)],
+
+so the model *is* a spherical mixed p-spin model with covariance :math:`\xi`.  This module only
+describes that system: the activation, depth and variances go to the kernel map
+(:mod:`replicasym.kernels.deep`), and :math:`\xi` enters the engine as a covariance function known
+numerically (:mod:`replicasym.symbolic.covariance`); the disorder average, Parisi ansatz,
+:math:`n\to0`, saddle-point equations, replicon and :math:`T\to0` functional are the engine's.
+
+Shaped activations (``shaped_relu``, ``shaped_tanh``) are scaled with the network depth
+(:math:`s_\pm = 1\pm c/\sqrt L`, Li, Nica & Roy 2022): their ``depth`` parameter defaults to the
+network's.  Finite width (``alpha``) is the layered action of issue 7 and is not available here.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..kernels.activations import BUILTINS, activation as make_activation
+from ..kernels.deep import DeepKernel
+from ..symbolic.covariance import covariance_function
+from .spec import OVERLAP, ModelSpec
+
+__all__ = ["mlp"]
+
+
+def _positive_int(name: str, value) -> int:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"mlp: {name} must be a positive integer, got {value!r}") from None
+    if isinstance(value, bool) or not (math.isfinite(v) and v.is_integer() and v >= 1):
+        raise ParameterError(f"mlp: {name} must be a positive integer, got {value!r}")
+    return int(v)
+
+
+def _variance(name: str, value, positive: bool) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"mlp: {name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ParameterError(f"mlp: {name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return v
+
+
+def mlp(activation: str = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float = 0.0, alpha=None,
+        shape: float | None = None, slope: float | None = None) -> ModelSpec:
+    r"""The random-MLP Hamiltonian in the infinite-width (GP) limit: a spherical model with
+    :math:`\xi = K^{(L+1)}`.
+
+    ``activation``: a built-in name (``tanh``, ``relu``, ``sin``, ``erf``, ``linear``,
+    ``shaped_relu``, ``shaped_tanh``, ...) or any expression in ``x`` (``"x*erf(x)"``), parsed by the
+    whitelist parser; ``depth`` = L hidden layers; ``C_W``, ``C_b`` weight and bias variances;
+    ``shape``/``slope``: parameters of shaped / leaky activations."""
+    if alpha is not None and not (isinstance(alpha, (int, float)) and math.isinf(alpha)):
+        raise ParameterError("mlp: finite width (alpha=...) needs the layered finite-width action, "
+                             "which is not available in this version; omit alpha for the GP limit")
+    L = _positive_int("depth", depth)
+    cw, cb = _variance("C_W", C_W, True), _variance("C_b", C_b, False)
+    params = {}
+    if shape is not None:
+        params["shape"] = shape
+    if slope is not None:
+        params["slope"] = slope
+    name = str(activation).strip()
+    if name in BUILTINS and "depth" in BUILTINS[name][1]:
+        params["depth"] = L  # shaped activations scale with the network depth
+    act = make_activation(name, **params)
+    kernel = DeepKernel(act, L, cw, cb)
+    xi = covariance_function(kernel)(OVERLAP)
+    values = kernel(np.array([0.0, 1.0]), 1)
+    if not (np.all(np.isfinite(values)) and values[0, 1] > 0 and values[1, 1] > 0):
+        raise ParameterError(f"mlp: the kernel map gives xi(1) = {values[0, 1]:.6g}, xi'(1) = {values[1, 1]:.6g}; "
+                             "a Hamiltonian needs both finite and > 0")
+    options = {"activation": act.name, "depth": L, "C_W": cw, "C_b": cb}
+    options.update({k: v for k, v in params.items() if k != "depth"})
+    return ModelSpec(name="mlp", spins="spherical", xi=xi, options=options,
+                     description=f"random MLP Hamiltonian (GP limit): activation {act.name}, depth {L}, "
+                                 f"C_W = {cw:g}, C_b = {cb:g}; xi = K^(L+1), the NNGP kernel")
