@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.resources
+import math
+import numbers
 from dataclasses import dataclass
 
 import jinja2
@@ -105,6 +107,22 @@ def _bound_literal(value, backend: str):
     return "mpmath.mpf(%r)" % str(sp.Float(v, 30))
 
 
+def _py_literal(value) -> str:
+    """A Python literal for a JSON-like value (numbers, strings, lists, dicts); anything else, and
+    non-finite numbers, as its string."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return repr(int(value))
+    if isinstance(value, numbers.Real) and math.isfinite(float(value)):
+        return repr(float(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_py_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py_literal(str(k))}: {_py_literal(v)}" for k, v in value.items()) + "}"
+    return repr(str(value))
+
+
 @dataclass
 class _Function:
     name: str
@@ -138,7 +156,7 @@ class _Renderer:
         if zt is not None:
             self.gs_theta = tuple(zt.order_parameters)
             gs_exprs = [sp.sympify(zt.energy), *[_as_expr(e) for e in zt.equations],
-                        *sp.Matrix(zt.jacobian)]
+                        *sp.Matrix(zt.jacobian), *([sp.sympify(zt.replicon)] if zt.replicon is not None else [])]
             free = set().union(*[e.free_symbols for e in gs_exprs])
             self.gs_params = tuple(s for s in self.params if s in free or s in d.params)
             self.exprs.update({
@@ -146,6 +164,8 @@ class _Renderer:
                 "ground_state_gradient": [_as_expr(e) for e in zt.equations],
                 "ground_state_jacobian": sp.Matrix(zt.jacobian),
             })
+            if zt.replicon is not None:
+                self.exprs["ground_state_replicon"] = sp.sympify(zt.replicon)
         else:
             self.gs_theta = ()
             self.gs_params = ()
@@ -215,14 +235,13 @@ class _Renderer:
                          n_theta=len(theta), n_params=len(params), gaussians=gauss, unpack=unpack,
                          lines=lines, kind=kind, result=result)
 
-    def covariance_source(self) -> str | None:
-        """Source rebuilding the numerically known covariance function xi of the model (None when
-        xi is an explicit expression)."""
+    def covariance_kernel(self):
+        """The numerically known covariance function xi of the model (None when xi is explicit)."""
         kernels = covariance_kernels(self._all_exprs())
         if len(kernels) > 1:
             raise ValueError("a derivation may use one numerically known covariance function, found "
                              f"{len(kernels)}")
-        return kernels[0].source() if kernels else None
+        return kernels[0] if kernels else None
 
     def context(self) -> dict:
         d = self.d
@@ -249,6 +268,9 @@ class _Renderer:
                 self.function("ground_state_jacobian", "[[d^2 E0/dtheta0_i dtheta0_j]].",
                               self.gs_theta, self.gs_params, "matrix"),
             ]
+            if "ground_state_replicon" in self.exprs:
+                fns.append(self.function("ground_state_replicon", "Replicon at T = 0 (positive where the "
+                                         "ground state is stable).", self.gs_theta, self.gs_params, "scalar"))
 
         def latex(e):
             return docstring_text(sp.latex(e))
@@ -262,8 +284,10 @@ class _Renderer:
                 out.append((lo_s, hi_s))
             return out
 
+        kernel = self.covariance_kernel()
         ctx = {
-            "covariance_kernel": self.covariance_source(),
+            "covariance_kernel": kernel.source() if kernel else None,
+            "covariance_imports": kernel.imports if kernel else (),
             "model_name": one_line(model_name),
             "model_repr": repr(one_line(model_name)),
             "ansatz": one_line(d.ansatz),
@@ -288,6 +312,9 @@ class _Renderer:
             "quadrature_nodes": default_quadrature_nodes(self.depth),
             "nesting_depth": self.depth,
             "chunk_elements": DEFAULT_CHUNK_ELEMENTS,
+            "model_params": _py_literal(d.model.public_params() if hasattr(d.model, "public_params") else {}),
+            "param_values": [(self.names[s], _py_literal(float(d.param_values[s])))
+                             for s in d.params if s in (d.param_values or {})],
         }
         return ctx
 

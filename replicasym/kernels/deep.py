@@ -78,14 +78,17 @@ class _ClosedLayer:
     """g(c) and its derivatives from the closed form, at equal variances s."""
 
     def __init__(self, derivation, s: float, order: int):
-        exprs = [derivation.derivative(j).subs({S1: s, S2: s}) for j in range(order + 1)]
-        self.f = sp.lambdify(C, exprs, modules=["scipy", "numpy"], cse=True)
+        # closed forms evaluated through rho = c/s clipped to [-1, 1] (KernelDerivation.numpy), so
+        # that rounding in c ~ s never leaves the domain of arccos/sqrt
+        self.f = [derivation.numpy(j) for j in range(order + 1)]
         self.s = s
 
     def __call__(self, c: np.ndarray, order: int) -> list[np.ndarray]:
-        c = np.clip(c, -self.s, self.s)  # |c| <= s up to rounding
+        # |c| = s up to rounding is the diagonal: snap it, since arccos/sqrt amplify a 1e-16 error
+        # to 1e-8 there
+        c = np.where(np.abs(c) > self.s * (1 - 1e-13), np.sign(c) * self.s, c)
         with np.errstate(divide="ignore", invalid="ignore"):  # relu'' = delta: 1/sqrt(s^2 - c^2) at c = s
-            return [np.broadcast_to(v, c.shape) for v in self.f(c)]
+            return [f(self.s, self.s, c) for f in self.f[: order + 1]]
 
 
 class DeepKernel:
@@ -202,6 +205,10 @@ class DeepKernel:
         a = self.activation
         return (f"DeepKernel({a.name!r}, {sorted(a.params.items())!r}, {sp.srepr(a.expr)}, "
                 f"depth={self.depth}, C_W={self.C_W!r}, C_b={self.C_b!r}, closed={self.closed})")
+
+    #: import lines a generated module needs for :meth:`source`
+    imports = ("from replicasym.kernels.activations import activation as _activation",
+               "from replicasym.kernels.deep import DeepKernel as _DeepKernel")
 
     def source(self) -> str:
         """Python source that rebuilds this kernel map in a generated module (literals only)."""

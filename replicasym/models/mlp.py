@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..kernels.activations import BUILTINS, activation as make_activation
 from ..kernels.deep import DeepKernel
+from ..kernels.shaped import ShapedKernel
 from ..symbolic.covariance import covariance_function
 from .spec import OVERLAP, ModelSpec
 
@@ -57,17 +58,21 @@ def _variance(name: str, value, positive: bool) -> float:
 
 
 def mlp(activation: str = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float = 0.0, alpha=None,
-        shape: float | None = None, slope: float | None = None) -> ModelSpec:
+        shape: float | None = None, slope: float | None = None, continuum: bool = False) -> ModelSpec:
     r"""The random-MLP Hamiltonian in the infinite-width (GP) limit: a spherical model with
     :math:`\xi = K^{(L+1)}`.
 
     ``activation``: a built-in name (``tanh``, ``relu``, ``sin``, ``erf``, ``linear``,
     ``shaped_relu``, ``shaped_tanh``, ...) or any expression in ``x`` (``"x*erf(x)"``), parsed by the
     whitelist parser; ``depth`` = L hidden layers; ``C_W``, ``C_b`` weight and bias variances;
-    ``shape``/``slope``: parameters of shaped / leaky activations."""
+    ``shape``/``slope``: parameters of shaped / leaky activations.  ``continuum=True`` (shaped
+    activations only) is the depth -> oo limit: xi(q) = rho(1; q) from the correlation ODE of
+    :mod:`replicasym.kernels.shaped`, normalised to xi(1) = 1 (depth, C_W, C_b not used)."""
     if alpha is not None and not (isinstance(alpha, (int, float)) and math.isinf(alpha)):
         raise ParameterError("mlp: finite width (alpha=...) needs the layered finite-width action, "
                              "which is not available in this version; omit alpha for the GP limit")
+    if str(continuum).lower() in ("1", "true", "yes"):
+        return _continuum(str(activation).strip(), 1.0 if shape is None else shape)
     L = _positive_int("depth", depth)
     cw, cb = _variance("C_W", C_W, True), _variance("C_b", C_b, False)
     params = {}
@@ -90,3 +95,18 @@ def mlp(activation: str = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float =
     return ModelSpec(name="mlp", spins="spherical", xi=xi, options=options,
                      description=f"random MLP Hamiltonian (GP limit): activation {act.name}, depth {L}, "
                                  f"C_W = {cw:g}, C_b = {cb:g}; xi = K^(L+1), the NNGP kernel")
+
+
+def _continuum(name: str, shape) -> ModelSpec:
+    try:
+        c = float(shape)
+    except (TypeError, ValueError):
+        raise ParameterError(f"mlp: shape must be a number, got {shape!r}") from None
+    if not math.isfinite(c):
+        raise ParameterError(f"mlp: shape must be finite, got {shape!r}")
+    kernel = ShapedKernel(name, c)
+    xi = covariance_function(kernel)(OVERLAP)
+    return ModelSpec(name="mlp", spins="spherical", xi=xi,
+                     options={"activation": name, "shape": c, "continuum": True},
+                     description=f"random MLP Hamiltonian, depth continuum of the shaped activation {name} "
+                                 f"(shape {c:g}); xi(q) = rho(1; q), xi(1) = 1")

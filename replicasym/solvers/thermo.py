@@ -22,6 +22,7 @@ import sympy as sp
 from ..derive import derive, parse_ansatz
 from ..errors import ConvergenceError, ParameterError
 from ..models.spec import ModelSpec
+from ..symbolic.covariance import numeric_covariances
 from ..solution import Solution, check_precision
 from .evaluate import Evaluator
 from .newton import damped_fixed_point, newton_batch, newton_mp
@@ -255,7 +256,8 @@ def _ground_state(d, digits) -> Solution:
     rep = None
     if zt.replicon is not None:
         with mpmath.workdps((digits or 15) + 5):
-            rep = sp.N(zt.replicon.subs(dict(zip(zt.order_parameters, theta))), (digits or 15) + 5)
+            rep = sp.N(numeric_covariances(zt.replicon.subs(dict(zip(zt.order_parameters, theta)))),
+                       (digits or 15) + 5)
             rep = mpmath.mpf(str(rep)) if digits else float(rep)
         if rep < 0:
             notes.append("replicon < 0 at T = 0: this ground state is unstable beyond the ansatz")

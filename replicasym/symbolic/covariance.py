@@ -15,7 +15,8 @@ A kernel object given to :func:`covariance_function` provides
 
 * ``key`` -- a string that identifies it (it enters ``srepr`` and so every cache key);
 * ``__call__(q, order)`` -- numpy array ``[xi, xi', ..., xi^(order)]`` at ``q``;
-* ``source(backend)`` -- Python source of an expression that rebuilds it in a generated module;
+* ``source()`` -- Python source of an expression that rebuilds it in a generated module, and
+  ``imports`` -- the import lines that expression needs;
 * ``mpmath(order)`` -- an mpmath callable for :math:`\xi^{(order)}`, or ``None`` when it is only known
   in double precision.
 """
@@ -28,7 +29,7 @@ import mpmath
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
-__all__ = ["CovarianceFunction", "covariance_function", "covariance_kernels"]
+__all__ = ["CovarianceFunction", "covariance_function", "covariance_kernels", "explicit", "numeric_covariances"]
 
 _CLASSES: dict = {}
 
@@ -101,3 +102,26 @@ def covariance_kernels(exprs) -> list:
         for f in sorted(e.atoms(CovarianceFunction), key=sp.default_sort_key):
             out.setdefault(f.kernel.key, f.kernel)
     return list(out.values())
+
+
+def explicit(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with every :math:`\xi^{(j)}(q)` whose kernel has a closed form replaced by that
+    closed form (exact rationals; e.g. a linear network's :math:`\xi = C_W^{L+1}q + \text{const}`)."""
+    q = sp.Symbol("q", real=True)
+    reps = {}
+    for f in expr.atoms(CovarianceFunction):
+        closed = f.kernel.symbolic(exact=True)
+        if closed is not None:
+            reps[f] = sp.diff(closed, q, f.order).subs(q, f.args[0])
+    return expr.xreplace(reps)
+
+
+def numeric_covariances(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with every :math:`\xi^{(j)}(a)` at a number a replaced by its value (``oo`` where it
+    diverges, e.g. ReLU's :math:`\xi''(1)`), so that SymPy's arithmetic with infinities applies."""
+    reps = {}
+    for f in expr.atoms(CovarianceFunction):
+        if f.args[0].is_number:
+            value = float(f.kernel(float(f.args[0]), f.order)[f.order])
+            reps[f] = (sp.oo if value > 0 else -sp.oo) if math.isinf(value) else sp.Float(value)
+    return expr.xreplace(reps)

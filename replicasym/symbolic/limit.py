@@ -103,3 +103,18 @@ def zero_temperature_replicon(lam_R: sp.Expr, beta: sp.Symbol, subs: dict, trace
     trace.record("zero-temperature replicon", "the replicon in the rescaled variables as beta -> oo",
                  sp.Eq(sp.Symbol("lambda_R"), r))
     return r
+
+
+def closed_form_ground_state(zt) -> sp.Expr:
+    r"""The ground-state energy in closed form from a zero-temperature functional ``zt``
+    (:class:`~replicasym.derivation.ZeroTemperature`) when SymPy can solve its stationarity equations
+    (closed-form covariances substituted; e.g. RS spherical: :math:`-\sqrt{\xi'(1)}`).  The branch with
+    positive rescaled variables is kept; raises ``NotImplementedError`` otherwise."""
+    from .covariance import explicit
+    E0 = explicit(zt.energy)
+    variables = zt.order_parameters
+    sols = sp.solve([sp.diff(E0, v) for v in variables], variables, dict=True)
+    for sol in sols:
+        if len(sol) == len(variables) and all(sol[v].is_positive for v in variables):
+            return sp.simplify(E0.subs(sol))
+    raise NotImplementedError("no closed-form stationary point of the zero-temperature functional")

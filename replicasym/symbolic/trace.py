@@ -45,6 +45,10 @@ class Trace:
             expr = sp.Tuple(*expr)
         self.steps.append(Step(rule, description, expr))
 
+    def copy(self) -> "Trace":
+        """A new trace with the same steps (to extend a derivation without changing it)."""
+        return Trace(list(self.steps))
+
     def __iter__(self):
         return iter(self.steps)
 
