@@ -55,6 +55,7 @@ def derive(model, ansatz: str = "rs") -> Derivation:
     k = parse_ansatz(ansatz)
     act = replicated_action(model, k)
     trace = act.trace
+    trace.steps[:0] = list(model.steps)  # the model's own construction (e.g. a kernel map)
     phi = replica_limit(act.S_n, act.n, trace)
     qs = list(act.Q.levels)
     lams = list(act.conjugates)

@@ -26,12 +26,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import sympy as sp
 
 from ..errors import ParameterError
-from ..kernels.activations import BUILTINS, activation as make_activation
+from ..kernels.activations import BUILTINS, X, activation as make_activation
+from ..kernels.closed_forms import C
 from ..kernels.deep import DeepKernel
 from ..kernels.shaped import ShapedKernel
 from ..symbolic.covariance import covariance_function
+from ..symbolic.trace import Trace
 from .spec import OVERLAP, ModelSpec
 
 __all__ = ["mlp"]
@@ -92,9 +95,35 @@ def mlp(activation: str = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float =
                              "a Hamiltonian needs both finite and > 0")
     options = {"activation": act.name, "depth": L, "C_W": cw, "C_b": cb}
     options.update({k: v for k, v in params.items() if k != "depth"})
-    return ModelSpec(name="mlp", spins="spherical", xi=xi, options=options,
+    return ModelSpec(name="mlp", spins="spherical", xi=xi, options=options, steps=_kernel_steps(kernel, xi),
                      description=f"random MLP Hamiltonian (GP limit): activation {act.name}, depth {L}, "
                                  f"C_W = {cw:g}, C_b = {cb:g}; xi = K^(L+1), the NNGP kernel")
+
+
+def _kernel_steps(kernel: DeepKernel, xi: sp.Expr) -> tuple:
+    """The construction of xi as trace steps: the network, the kernel map, the activation's kernel."""
+    q, l = OVERLAP, sp.Symbol("ell", integer=True)
+    K = sp.Function("K")
+    g = sp.Function("g")
+    cw, cb = sp.nsimplify(kernel.C_W), sp.nsimplify(kernel.C_b)
+    tr = Trace()
+    tr.record("network", "H(x) = sqrt(N) z^(L+1)(x), W ~ N(0, C_W/fan-in), b ~ N(0, C_b), "
+              f"L = {kernel.depth}, C_W = {kernel.C_W:g}, C_b = {kernel.C_b:g}, sigma(x) = {kernel.activation.expr}",
+              sp.Eq(sp.Function("sigma")(X), kernel.activation.expr))
+    tr.record("kernel map", "infinite width: K^(1)(q) = C_b + C_W q, K^(l+1) = C_b + C_W g(K^(l)), "
+              "g(c) = E[sigma(u) sigma(v)], Var u = Var v = K^(l)(1), Cov(u, v) = c",
+              sp.Tuple(sp.Eq(K(1, q), cb + cw * q), sp.Eq(K(l + 1, q), cb + cw * g(K(l, q)))))
+    kd = kernel.derivation
+    if kd.closed:
+        tr.steps.extend(kd.trace.steps)
+    else:
+        tr.record("kernel (no closed form)", "g(c) = sum_k c_k^2/k! (c/s)^k from the Hermite coefficients "
+                  "c_k = E[sigma(sqrt(s) z) He_k(z)] (Schoenberg: a power series with non-negative coefficients)",
+                  sp.Eq(g(C), kd.integral))
+    tr.record("GP limit", "E[H(x)H(y)] = N xi(x.y/N): a spherical mixed p-spin model with xi = K^(L+1); "
+              f"xi(1) = {kernel(1.0, 0)[0]:.10g}, xi'(0) = {kernel(0.0, 1)[1]:.10g}, "
+              f"xi'(1) = {kernel(1.0, 1)[1]:.10g}", sp.Eq(xi, K(kernel.depth + 1, q)))
+    return tuple(tr.steps)
 
 
 def _continuum(name: str, shape) -> ModelSpec:

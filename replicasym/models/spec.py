@@ -31,6 +31,8 @@ class ModelSpec:
     values: dict = dataclasses.field(default_factory=dict)
     description: str = ""
     options: dict = dataclasses.field(default_factory=dict)
+    #: how the model itself was built (e.g. a network's kernel map), prepended to every derivation
+    steps: tuple = dataclasses.field(default=(), compare=False)
 
     def __post_init__(self):
         if self.spins not in ("spherical", "ising"):
