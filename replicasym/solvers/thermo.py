@@ -22,7 +22,7 @@ import sympy as sp
 from ..derive import derive, parse_ansatz
 from ..errors import ConvergenceError, ParameterError
 from ..models.spec import ModelSpec
-from ..symbolic.covariance import numeric_covariances
+from ..symbolic.covariance import numeric_covariances, require_precision
 from ..solution import Solution, check_precision
 from .evaluate import Evaluator
 from .newton import damped_fixed_point, newton_batch, newton_mp
@@ -302,6 +302,7 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
         return solve_auto(target, T, beta, precision, start)
     else:
         d = derivation_for(target, ansatz)
+    require_precision([d.free_entropy], check_precision(precision))
     if precision is not None and b != np.inf:
         with mpmath.workdps(check_precision(precision) + 10):
             b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))

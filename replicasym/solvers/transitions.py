@@ -10,6 +10,8 @@ r"""Transition temperatures and the zero-temperature phase.
 * :math:`T_s` -- static (1RSB): the stable m = 1 solution also satisfies
   :math:`\partial_m\Phi = 0` -- the system :math:`\{\partial_{q_1}\Phi=0, \partial_m\Phi=0\}` at m = 1.
   T_d and T_s are reported for discontinuous transitions only (q_1 at T_d bounded away from 0).
+* :math:`T_{1RSB}` -- the highest T at which 1RSB is chosen over RS (equals T_s when q_0 = 0; for
+  models with a field or :math:`\xi'(0) > 0` found by a scan, :func:`first_order_1rsb_temperature`).
 * :math:`E_{th}` -- the threshold energy of the marginal states (models with T_d).
 * The T = 0 phase: "rs" when RS is chosen by the Parisi prescription and its replicon is >= 0,
   "1rsb" when 1RSB is chosen and stable, "frsb" when the chosen solution has a negative replicon.
@@ -161,6 +163,32 @@ def discontinuous_transitions(model, digits):
     return T_d, None
 
 
+def first_order_1rsb_temperature(model, T_max: float | None = None, points: int = 16, steps: int = 12):
+    r"""Highest T at which the Parisi prescription over RS and 1RSB chooses 1RSB (a 1RSB solution
+    with split levels and :math:`\Phi_{1RSB} < \Phi_{RS}`), for models whose 1RSB level q_0 is free
+    (a field or :math:`\xi'(0) > 0`, where the m = 1 construction of T_s does not apply): a scan
+    down in T, then bisection in log T.  None when 1RSB is never chosen above T = 0.02."""
+    if T_max is None:
+        xi1 = float(model.xi_numpy(1)(np.array(1.0)))
+        T_max = 2.0 * np.sqrt(max(xi1, 1e-12))
+
+    def one(T):
+        return solve(model, T=float(T), ansatz="auto").ansatz == "1rsb"
+
+    prev = None
+    for T in np.geomspace(T_max, 0.02, points):
+        if one(T):
+            if prev is None:
+                return None  # 1RSB already at T_max: no transition in range
+            lo, hi = float(T), prev
+            for _ in range(steps):
+                mid = float(np.sqrt(lo * hi))
+                lo, hi = (mid, hi) if one(mid) else (lo, mid)
+            return float(np.sqrt(lo * hi))
+        prev = float(T)
+    return None
+
+
 def threshold_energy(model, digits):
     r"""Energy of the marginal states at T = 0 (1RSB with the marginality condition instead of
     :math:`\partial_y E_0 = 0`): solve :math:`\{\partial_\chi E_0 = 0,\ \lambda_R = 0\}` in
@@ -205,6 +233,8 @@ def phase(model, precision=None) -> dict:
     T_c = critical_temperature(model, digits)
     T_AT = T_c if (T_c is not None and model.field == 0) else at_temperature(model, digits)
     T_d, T_s = discontinuous_transitions(model, digits)
+    names_1rsb = evaluator_for(derivation_for(model, "1rsb")).names
+    T_1rsb = T_s if "q0" not in names_1rsb else first_order_1rsb_temperature(model)
     gs = solve(model, T=0, ansatz="auto", precision=precision)
     if gs.replicon is None:
         zero_phase = _low_temperature_phase(model, gs)
@@ -215,6 +245,7 @@ def phase(model, precision=None) -> dict:
     p = None if precision is None else digits
     return {"model": model.name, "params": model.public_params(), "T_c": number(T_c, p),
             "T_d": number(T_d, p), "T_s": number(T_s, p), "T_AT": number(T_AT, p),
+            "T_1RSB": number(T_1rsb, p),
             "zero_temperature_phase": zero_phase, "E_gs": number(gs.energy, p), "E_gs_ansatz": gs.ansatz,
             "E_th": number(threshold_energy(model, digits) if T_d is not None else None, p),
             "notes": gs.notes,

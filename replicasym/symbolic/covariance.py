@@ -29,7 +29,7 @@ import mpmath
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
-__all__ = ["CovarianceFunction", "covariance_function", "covariance_kernels", "explicit", "numeric_covariances"]
+__all__ = ["CovarianceFunction", "covariance_function", "covariance_kernels", "explicit", "numeric_covariances", "require_precision"]
 
 _CLASSES: dict = {}
 
@@ -125,3 +125,15 @@ def numeric_covariances(expr: sp.Expr) -> sp.Expr:
             value = float(f.kernel(float(f.args[0]), f.order)[f.order])
             reps[f] = (sp.oo if value > 0 else -sp.oo) if math.isinf(value) else sp.Float(value)
     return expr.xreplace(reps)
+
+
+def require_precision(exprs, digits: int | None) -> None:
+    """Raise ParameterError when ``digits`` > 15 is asked of expressions whose covariance function is
+    known in double precision only (no closed-form kernel)."""
+    from ..errors import ParameterError
+    if digits is None or digits <= 15:
+        return
+    for kernel in covariance_kernels(exprs):
+        if kernel.mpmath(0) is None:
+            raise ParameterError(f"precision {digits}: the covariance of this model ({kernel.key.split(',')[0]})) "
+                                 "has no closed form and is known in double precision only; omit --precision")
