@@ -117,21 +117,23 @@ def parse_params(items) -> dict:
     return out
 
 
-def parse_range(text: str) -> list[float]:
-    """``"0.2:1.5:14"`` -> 14 evenly spaced temperatures from 0.2 to 1.5 inclusive."""
+def parse_range(text: str, flag: str = "--T", signed: bool = False) -> list[float]:
+    """``"0.2:1.5:14"`` -> 14 evenly spaced values from 0.2 to 1.5 inclusive (``flag`` names the
+    option in error messages; ``signed`` allows negative values, e.g. energies)."""
     parts = text.split(":")
     if len(parts) != 3:
-        raise UsageError(f"--T expects START:STOP:NUM (e.g. 0.2:1.5:14), got {text!r}")
+        raise UsageError(f"{flag} expects START:STOP:NUM (e.g. 0.2:1.5:14), got {text!r}")
+    number = _finite_float if signed else _nonneg_float
     try:
-        start, stop = _nonneg_float(parts[0]), _nonneg_float(parts[1])
+        start, stop = number(parts[0]), number(parts[1])
     except argparse.ArgumentTypeError as exc:
-        raise UsageError(f"--T {text!r}: {exc}") from None
+        raise UsageError(f"{flag} {text!r}: {exc}") from None
     try:
         num = int(parts[2])
     except ValueError:
-        raise UsageError(f"--T {text!r}: NUM must be an integer, got {parts[2]!r}") from None
+        raise UsageError(f"{flag} {text!r}: NUM must be an integer, got {parts[2]!r}") from None
     if not 1 <= num <= _MAX_SCAN_POINTS:
-        raise UsageError(f"--T {text!r}: NUM must be between 1 and {_MAX_SCAN_POINTS}")
+        raise UsageError(f"{flag} {text!r}: NUM must be between 1 and {_MAX_SCAN_POINTS}")
     if num == 1:
         return [start]
     step = (stop - start) / (num - 1)
@@ -322,10 +324,18 @@ def _temperature_kwargs(args) -> dict:
     return {} if args.beta is None else {"beta": args.beta}
 
 
+def _has_temperature(model) -> bool:
+    """A model without temperature (signal propagation, the perceptron's volume) says so with
+    ``has_temperature = False``; engine ModelSpecs have one, other models default to none."""
+    from .models.spec import ModelSpec
+
+    return bool(getattr(model, "has_temperature", isinstance(model, ModelSpec)))
+
+
 def cmd_solve(args, out) -> int:
-    if args.T is None and args.beta is None and args.model != "signal":
-        raise UsageError("one of the arguments --T --beta is required")
     model, params = _build_model(args)
+    if args.T is None and args.beta is None and _has_temperature(model):
+        raise UsageError("one of the arguments --T --beta is required")
     sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
     data = _solution_dict(sol)
     if args.json:
@@ -439,9 +449,83 @@ def cmd_scan_signal(args, out) -> int:
     return EXIT_OK
 
 
+def cmd_scan_load(args, out) -> int:
+    """``scan --alpha``: a model without temperature (the perceptron) along the load alpha."""
+    loads = parse_range(args.alpha, "--alpha")
+    plt = _require_matplotlib() if args.plot else None
+    if args.plot and not args.plot.lower().endswith((".png", ".pdf", ".svg")):
+        raise UsageError("--plot FILE must end in .png, .pdf or .svg")
+    model, params = _build_model(args)
+    if _has_temperature(model) or not hasattr(model, "scan"):
+        raise UsageError(f"--alpha scans the load of a model without temperature; use --T for {args.model}")
+    points = [jsonable(_solution_dict(s)) for s in model.scan(loads)]
+    if plt is not None:
+        _plot(plt, points, args, x="alpha", keys=("free_entropy", "epsilon_g"))
+    if args.json:
+        _emit_json({"model": args.model, "params": jsonable(params), "points": points,
+                    **({"plot": args.plot} if args.plot else {})}, out)
+        return EXIT_OK
+    ops = list(dict.fromkeys(k for p in points for k in (p.get("order_parameters") or {})))
+    extra = [c for c in ("epsilon_g",) if any(p.get(c) is not None for p in points)]
+    cols = ["alpha", "free_entropy", *ops, *extra, "replicon", "converged"]
+    rows = [[_fmt((p.get("order_parameters") or {}).get(c)) if c in ops else _fmt(p.get(c)) for c in cols]
+            for p in points]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+    print(f"# {args.model} {_fmt(params) or ''}".rstrip(), file=out)
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)), file=out)
+    for r in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths)), file=out)
+    for p in points:
+        for note in p.get("notes") or ():
+            print(f"# alpha = {_fmt(p.get('alpha'))}: {note}", file=out)
+    if args.plot:
+        print(f"# plot written to {args.plot}", file=out)
+    return EXIT_OK
+
+
+def cmd_scan_energy(args, out) -> int:
+    """``scan --E``: the entropy at given energy s(E) of a spherical model, by the Legendre and the
+    microcanonical (delta(H - NE)) routes side by side."""
+    from .solvers.entropy import entropy_curve
+    energies = parse_range(args.E, "--E", signed=True)
+    plt = _require_matplotlib() if args.plot else None
+    if args.plot and not args.plot.lower().endswith((".png", ".pdf", ".svg")):
+        raise UsageError("--plot FILE must end in .png, .pdf or .svg")
+    model, params = _build_model(args)
+    if getattr(model, "spins", None) != "spherical":
+        raise UsageError("--E (entropy at given energy) is available for spherical models (spherical, mlp)")
+    curve = entropy_curve(model, energies, ansatz=args.ansatz or "rs")
+    if plt is not None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(curve["E"], curve["s_legendre"], "o-", label="Legendre")
+        ax.plot(curve["E"], curve["s_microcanonical"], "x--", label="delta(H - NE)")
+        ax.set_xlabel("E")
+        ax.set_ylabel("s(E)")
+        ax.set_title(f"{args.model} {_fmt(params)}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
+    if args.json:
+        _emit_json(jsonable(curve), out)
+        return EXIT_OK
+    print(f"# {args.model} {_fmt(params)}: s(E), ansatz {curve['ansatz']}, E_gs = {_fmt(curve['E_gs'])}", file=out)
+    print(f"{'E':>12}  {'s_legendre':>14}  {'s_microcanonical':>16}  {'beta':>10}  {'replicon':>10}", file=out)
+    for i, e in enumerate(curve["E"]):
+        print(f"{_fmt(e):>12}  {_fmt(curve['s_legendre'][i]):>14}  {_fmt(curve['s_microcanonical'][i]):>16}  "
+              f"{_fmt(curve['beta'][i]):>10}  {_fmt(curve['replicon'][i]):>10}", file=out)
+    return EXIT_OK
+
+
 def cmd_scan(args, out) -> int:
     if args.model == "signal":
         return cmd_scan_signal(args, out)
+    if getattr(args, "E", None) is not None:
+        return cmd_scan_energy(args, out)
+    if args.alpha is not None:
+        return cmd_scan_load(args, out)
+    if args.T is None and not _has_temperature(_build_model(args)[0]):
+        raise UsageError(f"scan {args.model} needs --alpha START:STOP:NUM (the model has no temperature)")
     _require_ansatz(args)
     if args.T is None:
         raise UsageError("the following arguments are required: --T")
@@ -478,9 +562,8 @@ def cmd_scan(args, out) -> int:
     return EXIT_OK
 
 
-def _plot(plt, points, args) -> None:
-    Ts = [p.get("T") for p in points]
-    keys = ["free_entropy", "energy", "entropy"]
+def _plot(plt, points, args, x: str = "T", keys=("free_entropy", "energy", "entropy")) -> None:
+    Ts = [p.get(x) for p in points]
     ops = sorted({k for p in points for k in (p.get("order_parameters") or {})})
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for k in keys:
@@ -492,8 +575,8 @@ def _plot(plt, points, args) -> None:
             ys.append(v if isinstance(v, (int, float)) else float("nan"))
         axes[1].plot(Ts, ys, "o-", label=k)
     for ax, title in zip(axes, ("thermodynamics", "order parameters")):
-        ax.set_xlabel("T")
-        ax.set_title(f"{args.model} {args.ansatz}: {title}")
+        ax.set_xlabel(x)
+        ax.set_title(f"{args.model} {getattr(args, 'ansatz', None) or ''}: {title}")
         ax.legend()
     fig.tight_layout()
     tmp_dir = os.path.dirname(os.path.abspath(args.plot))
@@ -522,12 +605,64 @@ def cmd_phase(args, out) -> int:
 
 
 def cmd_check(args, out) -> int:
-    raise NotImplementedYet("'check' (hand-calculation checker) is not implemented yet "
-                            "(issue: hand-calculation checker pending)")
+    """``check``: is the user's equation / free entropy the engine's?  Exit 0 if so, 1 if not."""
+    from .check import check
+
+    mapping: dict = {}
+    for item in args.map:
+        name, sep, expr = item.partition("=")
+        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name.strip()) or not expr.strip():
+            raise UsageError(f"--map expects NAME=EXPR (e.g. x=m or q0=0), got {item!r}")
+        if name.strip() in mapping:
+            raise UsageError(f"--map {name.strip()} given twice")
+        mapping[name.strip()] = expr.strip()
+    if not 3 <= args.samples <= 200:
+        raise UsageError(f"--samples must be between 3 and 200, got {args.samples}")
+    model, params = _build_model(args)
+    result = check(model, equation=args.equation, free_entropy=args.free_entropy, ansatz=args.ansatz,
+                   mapping=mapping, syntax=args.syntax, samples=args.samples, seed=args.seed)
+    if args.json:
+        _emit_json({"model": args.model, "params": jsonable(params), "ansatz": args.ansatz,
+                    **jsonable(result.as_dict())}, out)
+    else:
+        print(f"{args.model} ({_fmt(params) or 'default parameters'}), ansatz {args.ansatz}", file=out)
+        print(result.report(), file=out)
+    return EXIT_OK if result.equivalent else EXIT_ERROR
 
 
 def cmd_mc(args, out) -> int:
-    raise NotImplementedYet("'mc' (Monte Carlo) is not implemented yet (issue: montecarlo/ module pending)")
+    """``mc``: simulate MODEL at --N, --T (0: ground state); --compare adds the replica prediction."""
+    from . import montecarlo as mc
+
+    params = parse_params(args.param)
+    if args.plot:
+        if not args.plot.lower().endswith((".png", ".pdf", ".svg")):
+            raise UsageError("--plot FILE must end in .png, .pdf or .svg")
+        _require_matplotlib()  # fail before a long run, not after it
+    result = mc.simulate(args.model, params, N=args.N, T=args.T, samples=args.samples, replicas=args.replicas,
+                         sweeps=args.sweeps, burn_in=args.burn_in, tempering=args.tempering, seed=args.seed,
+                         backend=args.backend, dtype=args.dtype,
+                         progress=args.progress or sys.stderr.isatty())
+    comparison = mc.compare(result, ansatz=args.ansatz) if args.compare else None
+    if args.plot:
+        mc.plot_result(result, args.plot, comparison)
+    if args.json:
+        obj = jsonable(result.as_dict())
+        if comparison is not None:
+            obj["compare"] = jsonable(comparison.as_dict())
+        if args.plot:
+            obj["plot"] = args.plot
+        _emit_json(obj, out)
+        return EXIT_OK
+    print(result.summary(), file=out)
+    if comparison is not None:
+        print(f"replica prediction ({comparison.ansatz}) beside the simulation:", file=out)
+        print(comparison.table(), file=out)
+        for note in comparison.notes:
+            print(f"  note: {note}", file=out)
+    if args.plot:
+        print(f"# plot written to {args.plot}", file=out)
+    return EXIT_OK
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -708,9 +843,15 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  replicasym scan sk --ansatz rs --T 0.2:1.5:14\n"
                               "  replicasym scan spherical --param p=3 --ansatz 1rsb --T 0.3:0.8:11 --json\n"
                               "  replicasym scan sk --ansatz rs --T 0.2:1.5:14 --plot sk.png   "
-                              "# needs pip install 'replicasym[plot]'")
+                              "# needs pip install 'replicasym[plot]'\n"
+                              "  replicasym scan perceptron --param kappa=0.5 --alpha 0.1:0.9:9")
     _common(p, ansatz_required=False)  # required except for signal
     p.add_argument("--T", metavar="START:STOP:NUM", help="temperatures, e.g. 0.2:1.5:14 (not for signal)")
+    p.add_argument("--E", metavar="START:STOP:NUM",
+                   help="spherical models: entropy s(E) at these energies (< 0) by the Legendre and the "
+                        "delta(H - NE) routes, e.g. --E -0.6:-0.1:6")
+    p.add_argument("--alpha", metavar="START:STOP:NUM",
+                   help="loads alpha = P/N, e.g. 0.1:1.9:19, for models without temperature (perceptron)")
     p.add_argument("--sigma_b2", metavar="START:STOP:NUM",
                    help="signal only: bias variances of the critical line (default 0:0.3:31)")
     p.add_argument("--plot", metavar="FILE.png", help="also plot the scan (needs matplotlib)")
@@ -728,22 +869,84 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_phase)
 
     p = sub.add_parser("check", formatter_class=_FMT,
-                       help="check a hand-derived equation (not implemented yet)",
-                       description="Say whether a hand-derived saddle-point equation or free entropy is "
-                                   "equivalent to the engine's, and where it differs. NOT IMPLEMENTED YET.",
-                       epilog="example:\n  replicasym check sk --ansatz rs "
-                              "--equation \"q = E(tanh(beta*sqrt(q)*z)**2, z)\"")
+                       help="check a hand-derived equation or free entropy against the engine",
+                       description="Say whether a hand-derived saddle-point equation (--equation \"LHS = RHS\")\n"
+                                   "or free entropy (--free-entropy \"EXPR\") is equivalent to the engine's "
+                                   "derivation of MODEL\nunder ansatz A, and where it differs: a constant "
+                                   "factor or sign, a constant offset, the term\nto change, a corrected "
+                                   "expression.\n\n"
+                                   "Syntax: plain SymPy (+ - * / **, exp log sqrt tanh cosh erf ...), "
+                                   "with E(expr, z) the average\nover a standard Gaussian z; or LaTeX with "
+                                   "--syntax latex. Names: the engine's order parameters\n(q for RS; q1 and m "
+                                   "for 1RSB, where a lone q means q1), beta (or T = 1/beta) and the model's\n"
+                                   "parameters (h); --map reads your own names.\n\n"
+                                   "Method: symbolic simplification first, then 30-digit evaluation at random "
+                                   "admissible points\n(equations: proportional residuals, or the same zeros "
+                                   "in the order parameter).\n"
+                                   "Exit status: 0 equivalent, 1 not equivalent (or an error, reported on "
+                                   "stderr).",
+                       epilog="examples:\n"
+                              "  replicasym check sk --ansatz rs --equation "
+                              "\"q = 1 - E(1/cosh(beta*sqrt(q)*z)**2, z)\"\n"
+                              "  replicasym check sk --ansatz rs --free-entropy "
+                              "\"beta**2*(1-q)**2/4 + E(log(2*cosh(beta*sqrt(q)*z)), z)\"\n"
+                              "  replicasym check spherical --param p=3 --ansatz 1rsb --equation "
+                              "\"3*beta**2*q**2/2 = q/((1-q)*(1-(1-x)*q))\" --map x=m\n"
+                              "  replicasym check sk --ansatz rs --equation "
+                              "\"q = 2*E(tanh(beta*sqrt(q)*z)**2, z)\" --json\n"
+                              "  replicasym check sk --ansatz rs --syntax latex --equation "
+                              "\"q = \\mathbb{E}_z[\\tanh^2(\\beta\\sqrt{q} z)]\"   "
+                              "# needs pip install 'replicasym[latex]'")
     _common(p, ansatz_required=True)
-    p.add_argument("--equation", required=True, help="the equation or functional, in the whitelist syntax")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--equation", metavar="\"LHS = RHS\"",
+                   help="a saddle-point equation (without '=': EXPR = 0)")
+    g.add_argument("--free-entropy", dest="free_entropy", metavar="\"EXPR\"",
+                   help="a free entropy Phi (per spin, Phi(beta=0) = log 2 for Ising, 0 for spherical); "
+                        "'Phi = EXPR' is accepted")
+    p.add_argument("--map", action="append", default=[], metavar="NAME=EXPR",
+                   help="read your NAME as EXPR in the engine's names (repeatable), e.g. x=m, q0=0, J=1")
+    p.add_argument("--syntax", choices=("sympy", "latex"), default="sympy",
+                   help="input syntax (default sympy; latex needs pip install 'replicasym[latex]')")
+    p.add_argument("--samples", type=int, default=8, metavar="N",
+                   help="random admissible sample points (default 8)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sample points (default 0)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (key 'equivalent': true or false, plus the diagnosis)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("mc", formatter_class=_FMT, help="Monte Carlo simulation (not implemented yet)",
-                       description="Finite-N Monte Carlo of MODEL's Hamiltonian. NOT IMPLEMENTED YET.",
-                       epilog="example:\n  replicasym mc sk --N 200 --T 0.5 --samples 20 --json")
+    p = sub.add_parser("mc", formatter_class=_FMT, help="Monte Carlo simulation of a finite-N system",
+                       description="Finite-N Monte Carlo of MODEL's Hamiltonian (sk, spherical, mlp, "
+                                   "perceptron) with the conventions of the replica engine: energy, overlaps "
+                                   "P(q), hidden-layer norms (mlp), entropy by thermodynamic integration "
+                                   "(--tempering). Error bars are over disorder samples. --T 0 searches "
+                                   "ground states (gradient descent on the sphere, else annealing).",
+                       epilog="examples:\n  replicasym mc sk --N 200 --T 1.5 --samples 20 --json\n"
+                              "  replicasym mc mlp --param activation=tanh --param depth=1 --N 200 --T 0.5 "
+                              "--compare\n"
+                              "  replicasym mc spherical --param p=2 --N 64 --T 0.5 --tempering 8 --compare\n"
+                              "  replicasym mc mlp --param activation=linear --param alpha=1,0.5 "
+                              "--param depth=2 --N 100 --T 0")
     _common(p, ansatz_required=None)
-    p.add_argument("--N", type=int, required=True, metavar="SIZE", help="system size")
-    p.add_argument("--T", type=_nonneg_float, required=True, metavar="X", help="temperature")
+    p.add_argument("--N", type=int, required=True, metavar="SIZE", help="system size (input dimension)")
+    p.add_argument("--T", type=_nonneg_float, required=True, metavar="X", help="temperature (0: ground state)")
     p.add_argument("--samples", type=int, default=10, metavar="K", help="disorder samples (default 10)")
+    p.add_argument("--replicas", type=int, default=2, metavar="R",
+                   help="chains per sample (overlaps between them; starts at T = 0) (default 2)")
+    p.add_argument("--sweeps", type=int, default=1000, metavar="S", help="measurement sweeps (default 1000)")
+    p.add_argument("--burn-in", dest="burn_in", type=int, default=None, metavar="B",
+                   help="equilibration sweeps (default sweeps/2; annealed over the first half)")
+    p.add_argument("--tempering", type=int, default=0, metavar="K",
+                   help="parallel tempering on K temperatures beta_k = k beta/(K-1); also gives the "
+                        "entropy by thermodynamic integration (default 0: off)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy", help="array backend (cupy: GPU)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="floating-point precision")
+    p.add_argument("--compare", action="store_true", help="put the replica prediction beside the simulation")
+    p.add_argument("--ansatz", type=_ansatz, default="auto", metavar="A",
+                   help="ansatz of the replica prediction for --compare (default auto)")
+    p.add_argument("--plot", metavar="FILE.png", help="plot P(q) and e(T) (needs matplotlib)")
+    p.add_argument("--progress", action="store_true", help="progress bar on stderr (default: when a terminal)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_mc)
 
