@@ -22,11 +22,11 @@ from ..errors import ConvergenceError, ParameterError
 from ..symbolic.ensemble import microcanonical
 from .evaluate import Evaluator
 from .newton import newton_batch
-from .thermo import derivation_for, solve_derivation
+from .thermo import derivation_for, evaluator_for, solve_derivation, stationary_points
 
 __all__ = ["entropy_curve"]
 
-_BETA_GRID = np.geomspace(1e-2, 1e3, 41)
+_BETA_GRID = np.geomspace(1e-2, 1e3, 26)
 
 
 def entropy_curve(model, energies: Sequence[float], ansatz: str = "rs") -> dict:
@@ -52,9 +52,18 @@ def entropy_curve(model, energies: Sequence[float], ansatz: str = "rs") -> dict:
     betas = np.array([b for b, _, _ in branch])
     e_grid = np.array([e for _, e, _ in branch])
     names = tuple(branch[0][2])
+    vals_c = {str(s): v for s, v in d.param_values.items()}
+
+    ev_c = evaluator_for(d)
 
     def energy_at(b, start):
-        return float(solve_derivation(d, b, start=start).energy)
+        # continuation only (no multi-start grid): follow the branch from the neighbouring grid point
+        row = np.array([[start[n] for n in names]])
+        pts, _, _, res = stationary_points(d, b, start=row, grid=False)
+        if len(pts) == 0:
+            return float(solve_derivation(d, b, start=start).energy)
+        i = int(np.argmin(np.sum((pts - row) ** 2, axis=1)))
+        return float(ev_c.scalar("energy", pts[i:i + 1], {**vals_c, "beta": b})[0])
 
     beta_star, s_leg, theta, rep = [], [], [], []
     for e in E:
@@ -63,7 +72,7 @@ def entropy_curve(model, energies: Sequence[float], ansatz: str = "rs") -> dict:
             raise ParameterError(f"E = {e:g} is outside the canonical range [{e_grid[-1]:.6g}, {e_grid[0]:.6g}] "
                                  f"reached for beta in [{betas[0]:g}, {betas[-1]:g}]")
         st = branch[j - 1][2]
-        b = brentq(lambda x: energy_at(x, st) - e, betas[j - 1], betas[j], xtol=1e-14, rtol=1e-13)
+        b = brentq(lambda x: energy_at(x, st) - e, betas[j - 1], betas[j], xtol=1e-12, rtol=1e-11)  # s is stationary in beta: O(dbeta^2)
         sol = solve_derivation(d, b, start=st)
         beta_star.append(float(b))
         s_leg.append(float(sol.free_entropy + b * e))
