@@ -11,10 +11,12 @@ r"""Transition temperatures and the zero-temperature phase.
   :math:`\partial_m\Phi = 0` -- the system :math:`\{\partial_{q_1}\Phi=0, \partial_m\Phi=0\}` at m = 1.
   T_d and T_s are reported for discontinuous transitions only (q_1 at T_d bounded away from 0).
 * :math:`T_{1RSB}` -- the highest T at which 1RSB is chosen over RS (equals T_s when q_0 = 0; for
-  models with a field or :math:`\xi'(0) > 0` found by a scan, :func:`first_order_1rsb_temperature`).
+  spherical models with a field or :math:`\xi'(0) > 0` found by a scan,
+  :func:`first_order_1rsb_temperature`; Ising models in a field: the transition is continuous, at T_AT).
 * :math:`E_{th}` -- the threshold energy of the marginal states (models with T_d).
 * The T = 0 phase: "rs" when RS is chosen by the Parisi prescription and its replicon is >= 0,
-  "1rsb" when 1RSB is chosen and stable, "frsb" when the chosen solution has a negative replicon.
+  "1rsb" when 1RSB is chosen and stable, "frsb" when the chosen solution has a negative replicon
+  (``solve(..., ansatz="auto")`` then solves full RSB, whose ground-state energy is E_gs).
 
 Brackets come from vectorised scans of the generated numpy module; the roots are polished with
 ``mpmath.findroot`` on the generated mpmath module (at ``precision`` digits, default 20).
@@ -29,7 +31,7 @@ from ..errors import ConvergenceError
 from ..models.spec import ModelSpec
 from ..solution import check_precision, number
 from .diagnostics import covariance_diagnostics
-from .thermo import _kind, _select, derivation_for, evaluator_for, solve, stationary_points
+from .thermo import _kind, _select, derivation_for, evaluator_for, solve, solve_auto, stationary_points
 
 __all__ = ["phase"]
 
@@ -172,8 +174,8 @@ def first_order_1rsb_temperature(model, T_max: float | None = None, points: int 
         xi1 = float(model.xi_numpy(1)(np.array(1.0)))
         T_max = 2.0 * np.sqrt(max(xi1, 1e-12))
 
-    def one(T):
-        return solve(model, T=float(T), ansatz="auto").ansatz == "1rsb"
+    def one(T):  # RS against 1RSB only: the full-RSB step of auto is not needed here
+        return solve_auto(model, T=float(T), full_rsb=False).ansatz == "1rsb"
 
     prev = None
     for T in np.geomspace(T_max, 0.02, points):
@@ -233,10 +235,13 @@ def phase(model, precision=None) -> dict:
     T_c = critical_temperature(model, digits)
     T_AT = T_c if (T_c is not None and model.field == 0) else at_temperature(model, digits)
     T_d, T_s = discontinuous_transitions(model, digits)
-    names_1rsb = evaluator_for(derivation_for(model, "1rsb")).names
-    T_1rsb = T_s if "q0" not in names_1rsb else first_order_1rsb_temperature(model)
+    T_1rsb = T_s
+    if model.spins == "spherical" and "q0" in evaluator_for(derivation_for(model, "1rsb")).names:
+        T_1rsb = first_order_1rsb_temperature(model)  # closed-form 1RSB: a scan is cheap
     gs = solve(model, T=0, ansatz="auto", precision=precision)
-    if gs.replicon is None:
+    if gs.ansatz == "frsb":  # the Parisi prescription went beyond 1RSB (solve_auto)
+        zero_phase = "frsb"
+    elif gs.replicon is None:
         zero_phase = _low_temperature_phase(model, gs)
     elif gs.replicon < -1e-9:
         zero_phase = "frsb"
