@@ -4,13 +4,14 @@ from __future__ import annotations
 from ..errors import ParameterError
 from .ising import sk
 from .mlp import mlp
+from .perceptron import perceptron
 from .signal import signal
 from .spec import ModelSpec
 from .spherical import spherical
 
-__all__ = ["ModelSpec", "spherical", "sk", "mlp", "signal", "build", "MODELS"]
+__all__ = ["ModelSpec", "spherical", "sk", "mlp", "perceptron", "signal", "build", "MODELS"]
 
-MODELS = {"spherical": spherical, "sk": sk, "mlp": mlp, "signal": signal}
+MODELS = {"spherical": spherical, "sk": sk, "mlp": mlp, "perceptron": perceptron, "signal": signal}
 
 
 def build(name: str, **params) -> ModelSpec:

@@ -29,7 +29,7 @@ from .gaussian import E, closed_form
 from .replica import ParisiMatrix, hierarchical_decoupling, parisi
 from .trace import Trace
 
-__all__ = ["ReplicatedAction", "replicated_action", "ansatz_symbols"]
+__all__ = ["ReplicatedAction", "replicated_action", "ansatz_symbols", "spherical_entropy", "ising_entropy"]
 
 n = sp.Symbol("n", real=True)
 beta = sp.Symbol("beta", positive=True)
@@ -83,10 +83,11 @@ def disorder_average(model, trace: Trace) -> sp.Expr:
     return exponent  # beta**2*V/2
 
 
-def _spherical_entropy(Q: ParisiMatrix, trace: Trace) -> sp.Expr:
+def spherical_entropy(Q: ParisiMatrix, trace: Trace) -> sp.Expr:
     r""":math:`\frac1N\log\mathrm{Vol}\{x_a: x_a\cdot x_b = NQ_{ab}\}` for the uniform probability
     measure on the sphere: Gaussian integral over x, then the saddle over the conjugate matrix μ
-    (Parisi-structured, diagonal in the same eigenbasis as Q)."""
+    (Parisi-structured, diagonal in the same eigenbasis as Q).  Any Gram matrix in Parisi form
+    works, e.g. the Schur complement :math:`Q - R^2 J` of students conditioned on a teacher."""
     x = sp.Symbol("x", real=True)
     mu = sp.Symbol("mu", positive=True)
     # one mode: int dx/sqrt(2 pi) e^{-mu x^2/2} = E_x e^{(1-mu) x^2/2}
@@ -104,20 +105,22 @@ def _spherical_entropy(Q: ParisiMatrix, trace: Trace) -> sp.Expr:
     value = sp.expand_log(per_mode.subs(mu, sol[0]), force=True)
     trace.record("conjugate saddle", "per eigenmode: extremise mu lambda/2 - (1/2) log mu",
                  sp.Eq(sp.Symbol("mu"), sol[0]))
+    # normalisation: the measure is a probability measure, so G_n(Q = I) = 0; every eigenvalue of
+    # the identity is 1 and the multiplicities sum to n, so each mode is measured from lambda = 1
     for lam_expr, mult in eig:
-        total += mult * value.subs(lam_j, lam_expr)
-    # normalisation: the measure is a probability measure, so G_n(Q = I) = 0
-    identity = {Q.diagonal: 1, **{lv: 0 for lv in Q.levels}}
-    norm = sp.simplify(total.subs(identity))
-    G = sp.expand(total - norm)
+        total += mult * (value.subs(lam_j, lam_expr) - value.subs(lam_j, 1))
+    G = sp.expand(total)
     trace.record("sphere normalisation", "sum over eigenmodes with multiplicities; "
                  "normalise the sphere measure (G(Q=I) = 0): G_n = (1/2) log det Q",
                  sp.Eq(sp.Symbol("G_n"), G))
     return G
 
 
-def _ising_entropy(Q: ParisiMatrix, lam: ParisiMatrix, field_u: sp.Expr, fields, trace: Trace):
-    """Ising single-site trace with the hierarchical Hubbard-Stratonovich decoupling."""
+def ising_entropy(Q: ParisiMatrix, lam: ParisiMatrix, field_u: sp.Expr, fields, trace: Trace):
+    r"""Ising single-site trace with the hierarchical Hubbard-Stratonovich decoupling,
+    :math:`-\tfrac12\sum_{a\ne b}\Lambda_{ab}Q_{ab}
+    + \log\mathrm{Tr}\,e^{\frac12\sum_{a\ne b}\Lambda_{ab}s_as_b + u_0\sum_a s_a}`.
+    Returns (G_n, site_log, L_levels)."""
     u_sym = sp.Symbol("u", real=True)
     s = sp.Symbol("s", real=True)
     lam_k = lam.levels[-1]
@@ -151,13 +154,13 @@ def replicated_action(model, k: int) -> ReplicatedAction:
                  sp.Eq(sp.Symbol("V"), Q.sum(model.xi_of)))
     energy_term = energy_density.subs(V, Q.sum(model.xi_of))
     if model.spins == "spherical":
-        G = _spherical_entropy(Q, trace)
+        G = spherical_entropy(Q, trace)
         S_n = energy_term + G
         act = ReplicatedAction(S_n, n, beta, Q, (), ms, trace=trace)
     else:
         lam = parisi(n, 0, lams, ms)
         field_u = beta * model.field
-        G, site_log, L_levels = _ising_entropy(Q, lam, field_u, zs, trace)
+        G, site_log, L_levels = ising_entropy(Q, lam, field_u, zs, trace)
         S_n = energy_term + G
         u = field_u
         for i in range(k + 1):

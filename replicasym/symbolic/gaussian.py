@@ -10,6 +10,11 @@ closed-form rule applies:
   :math:`\mathbb{E}_z e^{a z + b z^2} = (1-2b)^{-1/2} \exp\!\big(\tfrac{a^2}{2(1-2b)}\big)`.
 * :math:`\mathbb{E}_z|az+b|` and :math:`\mathbb{E}_z |az+b|^k e^{c|az+b|}` in closed form (erf and
   Gaussians): the zero-temperature functionals of Ising models are made of these.
+* :math:`\mathbb{E}_z[p(z)\,\theta(az+b)]` for a polynomial ``p`` (truncated Gaussian moments); in
+  particular :math:`\mathbb{E}_z\theta(az+b) = H(-b/|a|) = \tfrac12\mathrm{erfc}(-b/(\sqrt2|a|))`,
+  the hard-constraint output channel of the perceptron; and the probit identity
+  :math:`\mathbb{E}_z\,\mathrm{erfc}(az+b) = \mathrm{erfc}(b/\sqrt{1+2a^2})`
+  (:math:`\mathbb E_z H(az+b) = H(b/\sqrt{1+a^2})`), which normalises a teacher's label law.
 * :func:`stein` -- Stein's lemma / Gaussian integration by parts,
   :math:`\mathbb{E}_z[z f(z)] = \mathbb{E}_z[f'(z)]`.
 * :func:`hubbard_stratonovich` -- :math:`e^{A X^2/2} = \mathbb{E}_z e^{\sqrt{A} X z}` (``A >= 0``).
@@ -157,9 +162,52 @@ def _exp_abs_linear(f: sp.Expr, z: sp.Symbol):
     return coeff * sp.diff(base, cs, k).subs(cs, c)
 
 
+def _heaviside_linear(f: sp.Expr, z: sp.Symbol):
+    r""":math:`\mathbb E_z[p(z)\,\theta(az+b)]` for a polynomial ``p``, or None when ``f`` is not
+    ``p(z) * Heaviside(a z + b)``.
+
+    With :math:`s = |a|`, :math:`z = (a/s)\,y` and :math:`\theta(az+b) = \theta(y - c)`,
+    :math:`c = -b/s`, so the expectation is :math:`\sum_k p_k (a/s)^k M_k(c)` with the truncated
+    moments :math:`M_k(c) = \mathbb E_y[y^k\theta(y-c)]`: :math:`M_0 = H(c) =
+    \tfrac12\mathrm{erfc}(c/\sqrt2)`, :math:`M_1 = \varphi(c)`,
+    :math:`M_k = c^{k-1}\varphi(c) + (k-1)M_{k-2}` (integration by parts)."""
+    steps = [fa for fa in sp.Mul.make_args(f) if isinstance(fa, sp.Heaviside) and fa.has(z)]
+    if len(steps) != 1:
+        return None
+    poly = sp.expand(f / steps[0])
+    arg = sp.expand(steps[0].args[0])
+    if not poly.is_polynomial(z) or not arg.is_polynomial(z) or sp.degree(arg, z) != 1:
+        return None
+    a, b = arg.coeff(z, 1), arg.coeff(z, 0)
+    sa = sp.sqrt(a**2)  # |a|, smooth in the parameters of a
+    c = -b / sa
+    phi_c = sp.exp(-c**2 / 2) / sp.sqrt(2 * sp.pi)
+    p = sp.Poly(poly, z)
+    moments = [sp.erfc(c / sp.sqrt(2)) / 2, phi_c]
+    while len(moments) <= p.degree():
+        k = len(moments)
+        moments.append(c ** (k - 1) * phi_c + (k - 1) * moments[k - 2])
+    return sp.Add(*[cf * (a / sa) ** mon[0] * moments[mon[0]] for mon, cf in p.terms()])
+
+
+def _erfc_linear(f: sp.Expr, z: sp.Symbol):
+    r""":math:`\mathbb E_z\,\mathrm{erfc}(az+b) = \mathrm{erfc}(b/\sqrt{1+2a^2})` (with
+    :math:`\mathrm{erfc}(x) = 2H(\sqrt2 x)`: :math:`P(y > \sqrt2(az+b))` for independent standard
+    y and z, i.e. :math:`P(y - \sqrt2 a z > \sqrt2 b)`), or None when ``f`` is not
+    ``c * erfc(a z + b)``."""
+    c, rest = f.as_independent(z, as_Add=False)
+    if not isinstance(rest, sp.erfc):
+        return None
+    arg = sp.expand(rest.args[0])
+    if not arg.is_polynomial(z) or sp.degree(arg, z) != 1:
+        return None
+    a, b = arg.coeff(z, 1), arg.coeff(z, 0)
+    return c * sp.erfc(b / sp.sqrt(1 + 2 * a**2))
+
+
 def _closed_form_one(e: GaussianExpectation) -> sp.Expr:
     f, z = e.integrand, e.variable
-    for rule in (_abs_linear, _exp_abs_linear):
+    for rule in (_heaviside_linear, _erfc_linear, _abs_linear, _exp_abs_linear):
         value = rule(f, z)
         if value is not None:
             return value
