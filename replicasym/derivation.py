@@ -7,6 +7,7 @@ Conventions are those of DESIGN.md: :math:`\Phi(\beta) = \lim \frac1N \mathbb E\
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -42,7 +43,8 @@ class Derivation:
     Attributes
     ----------
     model : the :class:`~replicasym.models.spec.ModelSpec` it came from.
-    ansatz : ``"rs"``, ``"1rsb"`` or ``"krsb:K"``.
+    ansatz : ``"rs"``, ``"1rsb"``, ``"krsb:K"`` or ``"frsb"`` (full RSB: the order parameter is the
+        function x(q), the equations are functional, ``residuals`` and ``jacobian`` are empty).
     beta : the inverse-temperature symbol.
     params : model parameter symbols other than ``beta`` (e.g. the field ``h``), in a fixed order.
     param_values : numeric values of ``params`` given when the model was built.
@@ -80,8 +82,10 @@ class Derivation:
     steps: Trace = field(default_factory=Trace)
 
     @property
-    def k(self) -> int:
-        """Number of replica-symmetry-breaking levels."""
+    def k(self) -> int | float:
+        """Number of replica-symmetry-breaking levels (``math.inf`` for full RSB)."""
+        if self.ansatz == "frsb":
+            return math.inf
         return 0 if self.ansatz == "rs" else 1 if self.ansatz == "1rsb" else int(self.ansatz.split(":")[1])
 
     def latex(self) -> str:
@@ -94,4 +98,13 @@ class Derivation:
         return "\n".join(lines)
 
     def _repr_latex_(self) -> str:
-        return "$$" + r"\Phi = " + sp.latex(self.free_entropy) + "$$"
+        r"""Jupyter display: the model and ansatz, then :math:`\Phi`, the saddle-point equations and
+        the replicon, aligned on their equals signs."""
+        name = str(getattr(self.model, "name", "") or type(self.model).__name__).replace("_", r"\_")
+        rows = [r"&\text{" + f"{name}, {self.ansatz}" + "}"]
+        if self.free_entropy is not None:
+            rows.append(r"\Phi &= " + sp.latex(self.free_entropy))
+        rows += [sp.latex(eq.lhs) + " &= " + sp.latex(eq.rhs) for eq in self.equations]
+        if self.replicon is not None:
+            rows.append(r"\lambda_{\mathrm{R}} &= " + sp.latex(self.replicon))
+        return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"

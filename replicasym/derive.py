@@ -6,23 +6,27 @@ replicon -> T = 0 functional.
 """
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from .derivation import Derivation, ZeroTemperature
 from .errors import ParameterError
 from .models.spec import ModelSpec
 from .symbolic.action import replicated_action
+from .symbolic.continuum import continuum_derivation
 from .symbolic.limit import replica_limit, zero_temperature, zero_temperature_replicon
 from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gaussian_simplify, jacobian,
                               replicon, stationarity_residuals)
 
 __all__ = ["derive", "parse_ansatz", "ANSATZE"]
 
-ANSATZE = ("rs", "1rsb", "krsb:K")
+ANSATZE = ("rs", "1rsb", "krsb:K", "frsb")
 
 
-def parse_ansatz(ansatz: str) -> int:
-    """Number of RSB levels k of an ansatz name: rs -> 0, 1rsb -> 1, krsb:K -> K."""
+def parse_ansatz(ansatz: str) -> int | float:
+    """Number of RSB levels k of an ansatz name: rs -> 0, 1rsb -> 1, krsb:K -> K, frsb -> math.inf
+    (full RSB is the k -> oo limit)."""
     a = str(ansatz).strip().lower()
     if a == "rs":
         return 0
@@ -37,12 +41,12 @@ def parse_ansatz(ansatz: str) -> int:
             raise ParameterError(f"ansatz {ansatz!r}: K must be between 0 and 50")
         return k
     if a == "frsb":
-        raise ParameterError("ansatz 'frsb' (full RSB) is not available yet; use rs, 1rsb or krsb:K")
-    raise ParameterError(f"unknown ansatz {ansatz!r}; use rs, 1rsb or krsb:K")
+        return math.inf
+    raise ParameterError(f"unknown ansatz {ansatz!r}; use rs, 1rsb, krsb:K or frsb")
 
 
-def _canonical(k: int) -> str:
-    return "rs" if k == 0 else "1rsb" if k == 1 else f"krsb:{k}"
+def _canonical(k: int | float) -> str:
+    return "rs" if k == 0 else "1rsb" if k == 1 else "frsb" if k == math.inf else f"krsb:{k}"
 
 
 def derive(model, ansatz: str = "rs") -> Derivation:
@@ -53,6 +57,10 @@ def derive(model, ansatz: str = "rs") -> Derivation:
     if not isinstance(model, ModelSpec):
         return model.derive(ansatz)
     k = parse_ansatz(ansatz)
+    if k == math.inf:
+        d = continuum_derivation(model)
+        d.steps.steps[:0] = list(model.steps)
+        return d
     act = replicated_action(model, k)
     trace = act.trace
     trace.steps[:0] = list(model.steps)  # the model's own construction (e.g. a kernel map)

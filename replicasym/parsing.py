@@ -3,7 +3,8 @@ r"""The project's single whitelist parser for user-typed mathematics.
 Every string a user can hand to replicasym (an activation ``"x*erf(x)"``, a covariance function
 ``"q**3/2"``, a hand-derived equation, a ``--param`` value) goes through :func:`parse_expression`.
 It parses with Python's :mod:`ast` and walks the tree itself; it never calls ``eval``, ``exec`` or
-``sympy.sympify`` on user text.  Only these constructs are accepted:
+``sympy.sympify`` on user text (:func:`parse_equation` splits ``"lhs = rhs"`` at its single ``=``
+and parses both sides with it).  Only these constructs are accepted:
 
 * finite ``int`` / ``float`` literals (floats become exact rationals of their decimal spelling, so
   ``0.1`` is ``1/10`` and high-precision solves are not polluted by binary rounding);
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_DIGITS",
     "MAX_EXPONENT",
     "MAX_LENGTH",
+    "parse_equation",
     "parse_expression",
     "parse_value",
 ]
@@ -498,6 +500,30 @@ def parse_expression(text: str, variables: Sequence[str] = (), parameters: Seque
     if out.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
         raise _fail("the expression evaluates to nan or infinity", text.strip())
     return out
+
+
+#: a single '=' that is not part of '==', '<=', '>=' or '!='
+_EQUALS = re.compile(r"(?<![=<>!])=(?!=)")
+
+
+def parse_equation(text: str, variables: Sequence[str] = (), parameters: Sequence[str] = (),
+                   functions="default") -> sp.Equality:
+    """Parse ``"lhs = rhs"`` into an unevaluated ``sympy.Eq``; both sides go through
+    :func:`parse_expression` with the same names.  Text without ``=`` is the equation
+    ``expr = 0``.  More than one ``=``, or ``==``, is a :class:`~replicasym.errors.ParseError`.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected an equation string, got {type(text).__name__}")
+    if "==" in text:
+        raise ParseError(f"cannot parse {text.strip()[:80]!r}: write an equation with a single '=', "
+                         "not '=='", text=text[:200])
+    parts = _EQUALS.split(text)
+    if len(parts) > 2:
+        raise ParseError(f"cannot parse {text.strip()[:80]!r}: an equation has exactly one '='",
+                         text=text[:200])
+    sides = [parse_expression(p, variables, parameters, functions) for p in parts]
+    rhs = sides[1] if len(sides) == 2 else sp.S.Zero
+    return sp.Eq(sides[0], rhs, evaluate=False)
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 import numbers
+import textwrap
 from dataclasses import dataclass
 
 import jinja2
@@ -105,6 +106,23 @@ def _bound_literal(value, backend: str):
     if v.is_Rational:
         return "mpmath.mpf(%d) / %d" % (v.p, v.q)
     return "mpmath.mpf(%r)" % str(sp.Float(v, 30))
+
+
+#: generated code lines longer than this are broken inside parentheses (between tokens)
+MAX_LINE = 100
+
+
+def _wrapped(code: str, indent: int, parens: bool = True) -> str:
+    """The printed expression ``code`` (no string literals: every space lies between two tokens),
+    when it does not fit on a line indented by ``indent``, broken at spaces into lines of at most
+    MAX_LINE characters where the tokens allow, in parentheses (``parens=False``: the template
+    supplies them; inside brackets a newline between tokens is legal Python)."""
+    if indent + len(code) <= MAX_LINE:
+        return code
+    pad = " " * (indent + 4)
+    body = textwrap.wrap(code, width=MAX_LINE - len(pad), break_long_words=False, break_on_hyphens=False)
+    text = "\n" + "\n".join(pad + line for line in body) + "\n" + " " * indent
+    return "(" + text + ")" if parens else text
 
 
 def _py_literal(value) -> str:
@@ -219,8 +237,9 @@ class _Renderer:
         taken = set().union(*[e.atoms(sp.Symbol) for e in flat]) if flat else set()
         temps = sp.numbered_symbols("x", cls=sp.Symbol, exclude=taken)
         reps, reduced = sp.cse(flat, symbols=temps, ignore=ignore, order="canonical")
-        lines = ["%s = %s" % (self._print(s), self._print(v)) for s, v in reps]
-        printed = [self._print(e) for e in reduced]
+        lines = [f"{self._print(s)} = {_wrapped(self._print(v), 4)}" for s, v in reps]
+        indent = {"scalar": 4, "vector": 8}.get(kind, 12)
+        printed = [_wrapped(self._print(e), indent, parens=self.backend == "numpy") for e in reduced]
         if kind == "scalar":
             result = printed[0]
         elif kind == "vector":

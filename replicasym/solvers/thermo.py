@@ -10,10 +10,13 @@ r"""Thermodynamics at one temperature: solve a derivation's saddle point, or the
   variables; among stationary points the largest E_0 is the Parisi choice.
 * ``precision``: the double-precision solution is polished with mpmath Newton at that many
   digits (residual below 10^-(digits-5), else :class:`~replicasym.errors.ConvergenceError`).
+* k-RSB with k >= 2 and full RSB (``frsb``) go to the numerical Parisi solvers,
+  :mod:`.parisi_spherical` or :mod:`.parisi_ising` by the model's spins (:func:`solve_parisi`).
 """
 from __future__ import annotations
 
 import itertools
+import math
 
 import mpmath
 import numpy as np
@@ -27,7 +30,7 @@ from ..solution import Solution, check_precision
 from .evaluate import Evaluator
 from .newton import damped_fixed_point, newton_batch, newton_mp
 
-__all__ = ["solve", "solve_derivation", "derivation_for", "evaluator_for"]
+__all__ = ["solve", "solve_derivation", "solve_parisi", "derivation_for", "evaluator_for"]
 
 _DERIVATIONS: dict = {}
 _EVALUATORS: dict = {}
@@ -157,7 +160,7 @@ def solve_derivation(d, beta, precision=None, start: dict | None = None) -> Solu
     ``start`` (order-parameter name -> value) is added to the starting points."""
     digits = check_precision(precision)
     if d.k >= 2:
-        raise ParameterError(f"solving {d.ansatz} is not available yet (derive works); use rs or 1rsb")
+        return solve_parisi(d.model, d.k, beta, precision, start)
     if beta == np.inf:
         return _ground_state(d, digits)
     ev = evaluator_for(d, digits)
@@ -300,26 +303,56 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
         d = target
     elif str(ansatz).lower() == "auto":
         return solve_auto(target, T, beta, precision, start)
+    elif parse_ansatz(ansatz) >= 2:  # numerical Parisi solvers: no symbolic k-RSB derivation needed
+        d = None
     else:
         d = derivation_for(target, ansatz)
-    require_precision([d.free_entropy], check_precision(precision))
-    if precision is not None and b != np.inf:
-        with mpmath.workdps(check_precision(precision) + 10):
-            b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))
-    sol = solve_derivation(d, b, precision, start=start)
+    if d is None:
+        sol = solve_parisi(target, parse_ansatz(ansatz), b, precision, start)
+    else:
+        require_precision([d.free_entropy], check_precision(precision))
+        if precision is not None and b != np.inf:
+            with mpmath.workdps(check_precision(precision) + 10):
+                b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))
+        sol = solve_derivation(d, b, precision, start=start)
     if T is not None and b != np.inf:  # report the temperature exactly as given
         with mpmath.workdps((check_precision(precision) or 15) + 10):
             sol.T = float(T) if precision is None else mpmath.mpf(str(T))
     return sol
 
 
-def solve_auto(model, T=None, beta=None, precision=None, start: dict | None = None) -> Solution:
-    r"""Parisi prescription over the ansätze the engine solves: RS, then 1RSB.
+def solve_parisi(model, k, beta, precision=None, start: dict | None = None) -> Solution:
+    """k-RSB (k >= 2) or full RSB (k = ``math.inf``) by the numerical Parisi solver of the model's
+    spins: :mod:`.parisi_spherical` (Crisanti--Sommers) or :mod:`.parisi_ising` (Parisi PDE),
+    imported when first needed.  ``start``: order parameters of a previous k'-RSB solution."""
+    if precision is not None:
+        raise ParameterError("k-RSB with k >= 2 and full RSB are solved in double precision; drop --precision")
+    if model.spins == "spherical":
+        from . import parisi_spherical as parisi
+    else:
+        from . import parisi_ising as parisi
+    b = np.inf if beta == np.inf else float(beta)
+    if k == math.inf:
+        return parisi.solve_frsb(model, b)
+    hint = None
+    if start:
+        hint = Solution(model=model.name, params=model.public_params(), ansatz=f"krsb:{k}", T=None,
+                        free_entropy=None, energy=None, entropy=None,
+                        order_parameters={n: float(v) for n, v in start.items()}, replicon=None,
+                        converged=True, residual=None)
+    return parisi.solve_krsb(model, b, int(k), start=hint)
+
+
+def solve_auto(model, T=None, beta=None, precision=None, start: dict | None = None,
+               full_rsb: bool = True) -> Solution:
+    r"""Parisi prescription over the ansätze the engine solves: RS, 1RSB, then full RSB.
 
     1RSB is chosen when it has a genuine solution (split levels, 0 < m < 1 at T > 0; finite
     chi, y at T = 0) and it is at least as good as RS: smaller Phi at T > 0, larger E_0 at T = 0
-    (the free energy is maximised over replica order parameters as n -> 0).  A negative replicon
-    of the chosen solution is reported: full RSB (a later issue) is then needed.
+    (the free energy is maximised over replica order parameters as n -> 0).  When the chosen
+    solution has a negative replicon, full RSB (:func:`solve_parisi`, which contains every k-RSB)
+    is solved (unless ``full_rsb=False``) and chosen by the same rule; the ansatz is named in the
+    notes.
     """
     rs = solve(model, T=T, beta=beta, ansatz="rs", precision=precision, start=start)
     one = solve(model, T=T, beta=beta, ansatz="1rsb", precision=precision, start=start)
@@ -332,11 +365,28 @@ def solve_auto(model, T=None, beta=None, precision=None, start: dict | None = No
             better = one.free_entropy <= rs.free_entropy + 1e-12
         if better:
             chosen = one
-    chosen.notes.append(f"auto: chose {chosen.ansatz} (RS replicon {_fmt(rs.replicon)}; 1RSB "
-                        f"{'reduces to RS' if reduced else 'replicon ' + _fmt(one.replicon)})")
-    if chosen.replicon is not None and chosen.replicon < -1e-9:
-        chosen.notes.append("the chosen solution has a negative replicon: full RSB is needed "
-                            "(not available in this version); the value is a bound")
+    summary = (f"RS replicon {_fmt(rs.replicon)}; 1RSB "
+               f"{'reduces to RS' if reduced else 'replicon ' + _fmt(one.replicon)}")
+    if chosen.replicon is not None and chosen.replicon < -1e-9 and full_rsb:
+        full = None
+        if precision is not None:
+            chosen.notes.append("the chosen solution has a negative replicon: full RSB is needed, which is "
+                                "solved in double precision only (drop precision); the value is a bound")
+        else:
+            try:
+                full = solve(model, T=T, beta=beta, ansatz="frsb", start=start)
+            except ConvergenceError as exc:
+                chosen.notes.append(f"the chosen solution has a negative replicon and full RSB did not "
+                                    f"converge ({exc}); the value is a bound")
+        if full is not None:
+            if rs.T == 0:
+                better = full.energy >= chosen.energy - 1e-9
+            else:
+                better = full.free_entropy <= chosen.free_entropy + 1e-12
+            summary += f"; {chosen.ansatz} unstable, full RSB {'chosen' if better else 'not better'}"
+            if better:
+                chosen = full
+    chosen.notes.append(f"auto: chose {chosen.ansatz} ({summary})")
     return chosen
 
 
