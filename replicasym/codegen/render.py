@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import jinja2
 import sympy as sp
 
+from ..errors import ParameterError
 from ..symbolic.covariance import covariance_kernels
 from ..symbolic.gaussian import GaussianExpectation, gaussian_variables
 from .names import assign_names, docstring_text, one_line
@@ -340,6 +341,10 @@ class _Renderer:
 
 def render_source(derivation, backend: str) -> str:
     """Module source for ``derivation`` and ``backend`` (``"numpy"`` or ``"mpmath"``)."""
+    if getattr(derivation, "ansatz", None) == "frsb":
+        raise ParameterError("codegen: full RSB has a functional order parameter x(q) and is solved by the "
+                             "Parisi solvers (replicasym.solvers.parisi_*), not by generated saddle-point "
+                             "code; generate krsb:K instead")
     r = _Renderer(derivation, backend)
     src = _env().get_template(BACKENDS[backend]).render(**r.context())
     compile(src, f"<replicasym generated {backend} module>", "exec")  # syntax check
