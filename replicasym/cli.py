@@ -933,7 +933,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=10, metavar="K", help="disorder samples (default 10)")
     p.add_argument("--replicas", type=int, default=2, metavar="R",
                    help="chains per sample (overlaps between them; starts at T = 0) (default 2)")
-    p.add_argument("--sweeps", type=int, default=1000, metavar="S", help="measurement sweeps (default 1000)")
+    p.add_argument("--sweeps", type=int, default=500, metavar="S", help="measurement sweeps (default 500)")
     p.add_argument("--burn-in", dest="burn_in", type=int, default=None, metavar="B",
                    help="equilibration sweeps (default sweeps/2; annealed over the first half)")
     p.add_argument("--tempering", type=int, default=0, metavar="K",
