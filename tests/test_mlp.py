@@ -184,7 +184,7 @@ def test_generated_module_carries_the_kernel(tmp_path):
     from replicasym import codegen
     d = rs.derive(rs.models.mlp("x*erf(x)", depth=2), "rs")
     src = codegen.render(d, "numpy")
-    assert "_KERNEL = _DeepKernel(_activation('x*erf(x)'" in src
+    assert "return _DeepKernel(_activation('x*erf(x)')" in src
     mod = codegen.load(d, "numpy")
     sol = rs.solve(d, T=0.8)
     r = mod.residuals([np.array([sol.order_parameters["q"]])], [np.array([1 / 0.8])])

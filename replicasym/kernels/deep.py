@@ -129,14 +129,17 @@ class DeepKernel:
                 self._layers[key] = _SeriesLayer(self.activation.numpy(), s, order)
         return self._layers[key]
 
-    def __call__(self, q, order: int = 0) -> np.ndarray:
-        r"""Array ``[xi, xi', ..., xi^(order)]`` at ``q`` (shape ``(order+1,) + q.shape``), order <= 3."""
+    def __call__(self, q, order: int = 0, strict: bool = True) -> np.ndarray:
+        r"""Array ``[xi, xi', ..., xi^(order)]`` at ``q`` (shape ``(order+1,) + q.shape``), order <= 3.
+
+        ``strict=False`` (solvers) gives NaN outside [-1, 1] instead of raising."""
         if order not in (0, 1, 2, 3):
             raise ParameterError(f"order must be 0..3, got {order}")
         q = np.asarray(q, dtype=float)
-        if np.any(np.abs(q) > 1 + 1e-12):
+        outside = np.abs(q) > 1 + 1e-12
+        if strict and np.any(outside):
             raise ParameterError("the overlap q must lie in [-1, 1]")
-        flat = q.ravel()
+        flat = np.where(outside, np.nan, q).ravel()
         nan = np.isnan(flat)  # propagate NaN (e.g. a diverged Newton step) instead of failing
         if nan.any():
             flat = np.where(nan, 0.0, flat)
@@ -213,7 +216,8 @@ class DeepKernel:
     def source(self) -> str:
         """Python source that rebuilds this kernel map in a generated module (literals only)."""
         a = self.activation
-        return (f"_DeepKernel(_activation({a.name!r}, **{dict(sorted(a.params.items()))!r}), "
+        params = "".join(f", {k}={v!r}" for k, v in sorted(a.params.items()))
+        return (f"_DeepKernel(_activation({a.name!r}{params}), "
                 f"{self.depth!r}, {self.C_W!r}, {self.C_b!r}, {'auto' if self.closed else 'hermite'!r})")
 
     def mpmath(self, order: int = 0):

@@ -112,15 +112,16 @@ class ShapedKernel:
             self._spline = [CubicSpline(w0, c) for c in cols]
         return self._spline
 
-    def __call__(self, q, order: int = 0) -> np.ndarray:
+    def __call__(self, q, order: int = 0, strict: bool = True) -> np.ndarray:
         """[xi, xi', ..., xi^(order)] at q: tabulated (splines in sqrt(1 - q)) for 0 <= q < 1, the ODE
-        itself elsewhere."""
+        itself elsewhere; ``strict=False`` gives NaN outside [-1, 1] instead of raising."""
         if order not in (0, 1, 2):
             raise ParameterError(f"order must be 0, 1 or 2 for the continuum kernel, got {order}")
         q = np.asarray(q, dtype=float)
-        flat = q.ravel()
-        if np.any(np.abs(flat[np.isfinite(flat)]) > 1 + 1e-12):
+        outside = np.abs(q) > 1 + 1e-12
+        if strict and np.any(outside):
             raise ParameterError("the overlap q must lie in [-1, 1]")
+        flat = np.where(outside, np.nan, q).ravel()
         inside = np.isfinite(flat) & (flat >= 0) & (flat < 1)
         out = np.empty((order + 1, flat.size))
         if inside.any():

@@ -56,7 +56,7 @@ class ModelSpec:
         funcs = expr.atoms(CovarianceFunction)
         if funcs and expr == next(iter(funcs)):  # xi known numerically (a kernel map)
             kernel = next(iter(funcs)).kernel
-            return lambda q: kernel(q, order)[order]
+            return lambda q: kernel(q, order, strict=False)[order]
         f = sp.lambdify(OVERLAP, sp.diff(expr, OVERLAP, order), modules="numpy")
         return lambda q: np.broadcast_to(f(np.asarray(q, dtype=float)), np.shape(q)).astype(float)
 
