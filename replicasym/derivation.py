@@ -89,8 +89,12 @@ class Derivation:
         return 0 if self.ansatz == "rs" else 1 if self.ansatz == "1rsb" else int(self.ansatz.split(":")[1])
 
     def latex(self) -> str:
-        r"""The free entropy, the saddle-point equations and the replicon as a LaTeX document body."""
-        lines = [r"\Phi = " + sp.latex(self.free_entropy), ""]
+        r"""The free entropy, the saddle-point equations and the replicon as a LaTeX document body,
+        preceded by the model's own construction when it has one (e.g. a network's kernel map)."""
+        lines = []
+        for step in getattr(self.model, "steps", ()):
+            lines += [f"% {step.rule}: {step.description}", step.latex, ""]
+        lines += [r"\Phi = " + sp.latex(self.free_entropy), ""]
         for eq in self.equations:
             lines.append(sp.latex(eq))
         lines.append("")
