@@ -191,3 +191,13 @@ def test_generated_module_carries_the_kernel(tmp_path):
     assert abs(float(np.ravel(r[0])[0])) < 1e-10
     with pytest.raises(ReplicasymError):
         rs.solve(d, T=0.8, precision=30)  # no closed form: double precision only
+
+
+def test_activation_as_a_sympy_expression():
+    # issue 10: a new activation from Python, as a SymPy expression object; same model as the string
+    x = sp.Symbol("x")
+    a = rs.models.mlp(x * sp.erf(x), depth=2)
+    b = rs.models.mlp("x*erf(x)", depth=2)
+    assert a.options == b.options and a.xi == b.xi
+    with pytest.raises(ParameterError):
+        rs.models.mlp(sp.Symbol("y") ** 2)

@@ -127,6 +127,8 @@ def activation(spec: str | Activation, **params) -> Activation:
         if params:
             raise ParameterError(f"parameters {sorted(params)} given with an Activation object")
         return spec
+    if isinstance(spec, sp.Basic):
+        return _from_sympy(spec, params)
     if not isinstance(spec, str):
         raise ParameterError(f"activation must be a name or an expression in x, got {type(spec).__name__}")
     name = spec.strip()
@@ -156,3 +158,27 @@ def activation(spec: str | Activation, **params) -> Activation:
         raise ParseError(f"activation {name!r} does not depend on x; write an expression in x such as "
                          "'x*erf(x)' or a built-in name", text=name)
     return Activation(name, expr)
+
+
+def _from_sympy(expr: sp.Basic, params: dict) -> Activation:
+    """An activation given as a SymPy expression in a symbol named ``x`` (from Python code).
+
+    Its printed form must read back through the whitelist parser to the same expression, so that a
+    generated module can rebuild it from a string literal."""
+    if params:
+        raise ParameterError(f"parameters {sorted(params)} are only for built-in activations")
+    if not isinstance(expr, sp.Expr):
+        raise ParameterError(f"activation must be a SymPy expression in x, got {type(expr).__name__}")
+    names = {s.name for s in expr.free_symbols}
+    if names != {"x"}:
+        raise ParameterError(f"activation {expr} must be an expression in the single symbol x, "
+                             f"found {sorted(names) or 'no symbol'}")
+    expr = expr.xreplace({s: X for s in expr.free_symbols})
+    text = sp.sstr(expr)
+    try:
+        back = parse_expression(text, variables=(X,), functions="elementary")
+    except ParseError as exc:
+        raise ParameterError(f"activation {text}: outside the supported functions ({exc})") from None
+    if sp.simplify(back - expr) != 0:
+        raise ParameterError(f"activation {text}: its printed form does not read back to the same expression")
+    return Activation(text, back)

@@ -60,7 +60,7 @@ def _variance(name: str, value, positive: bool) -> float:
     return v
 
 
-def mlp(activation: str = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float = 0.0, alpha=None,
+def mlp(activation: str | sp.Expr = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float = 0.0, alpha=None,
         shape: float | None = None, slope: float | None = None, continuum: bool = False) -> ModelSpec:
     r"""The random-MLP Hamiltonian in the infinite-width (GP) limit: a spherical model with
     :math:`\xi = K^{(L+1)}`.
@@ -83,8 +83,8 @@ def mlp(activation: str = "tanh", depth: int = 1, C_W: float = 1.0, C_b: float =
         params["shape"] = shape
     if slope is not None:
         params["slope"] = slope
-    name = str(activation).strip()
-    if name in BUILTINS and "depth" in BUILTINS[name][1]:
+    name = activation.strip() if isinstance(activation, str) else activation  # or a SymPy expression
+    if isinstance(name, str) and name in BUILTINS and "depth" in BUILTINS[name][1]:
         params["depth"] = L  # shaped activations scale with the network depth
     act = make_activation(name, **params)
     kernel = DeepKernel(act, L, cw, cb)
