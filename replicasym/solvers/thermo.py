@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..derive import derive, parse_ansatz
-from ..errors import ConvergenceError, ParameterError
+from ..errors import ConvergenceError, ParameterError, ReplicasymError
 from ..models.spec import ModelSpec
 from ..symbolic.covariance import numeric_covariances, require_precision
 from ..solution import Solution, check_precision
@@ -303,22 +303,49 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
         d = target
     elif str(ansatz).lower() == "auto":
         return solve_auto(target, T, beta, precision, start)
-    elif parse_ansatz(ansatz) >= 2:  # numerical Parisi solvers: no symbolic k-RSB derivation needed
+    elif parse_ansatz(ansatz) >= 2 or str(ansatz).strip().lower() == "krsb:1":
+        # numerical Parisi solvers: no symbolic k-RSB derivation needed (krsb:1: q0 free)
         d = None
     else:
         d = derivation_for(target, ansatz)
     if d is None:
         sol = solve_parisi(target, parse_ansatz(ansatz), b, precision, start)
+        sol.ansatz = str(ansatz).strip().lower() if sol.ansatz in ("1rsb", "rs") else sol.ansatz
     else:
         require_precision([d.free_entropy], check_precision(precision))
         if precision is not None and b != np.inf:
             with mpmath.workdps(check_precision(precision) + 10):
                 b = 1 / mpmath.mpf(str(T)) if T is not None else mpmath.mpf(str(beta))
         sol = solve_derivation(d, b, precision, start=start)
+        if d.k == 1 and d.model.spins == "ising" and "q0" not in [str(v) for v in d.order_parameters]:
+            _one_step_check(d.model, b, sol)
     if T is not None and b != np.inf:  # report the temperature exactly as given
         with mpmath.workdps((check_precision(precision) or 15) + 10):
             sol.T = float(T) if precision is None else mpmath.mpf(str(T))
     return sol
+
+
+def _one_step_check(model, beta, sol: Solution) -> None:
+    r"""The engine's Ising 1RSB fixes q_0 = 0 (stationary by the spin-flip symmetry without a field),
+    but the Parisi minimum over one-step x(q) can have q_0 > 0 (SK at T = 0: -0.765259 with
+    q_0 = 0.477, Parisi 1979's -0.7652, against -0.768828 at q_0 = 0).  Compare with the grid
+    solver's one-step optimum (q_0 free) and say so in the notes when it is better."""
+    from .parisi_ising import solve_krsb
+    try:
+        best = solve_krsb(model, float(beta), 1)
+    except ReplicasymError:
+        return
+    if beta == np.inf:
+        better = best.energy > float(sol.energy) + 1e-7
+        what = f"E = {float(best.energy):.10g}"
+    else:
+        better = best.free_entropy < float(sol.free_entropy) - 1e-9
+        what = f"Phi = {float(best.free_entropy):.10g}"
+    if better:
+        q0 = best.order_parameters.get("q0")
+        sol.notes.append(f"1rsb here fixes q0 = 0 (a stationary point by symmetry); the one-step Parisi "
+                         f"optimum has q0 = {float(q0):.6g} and {what} (solve --ansatz krsb:1 uses the grid "
+                         "solver with q0 free)")
 
 
 def solve_parisi(model, k, beta, precision=None, start: dict | None = None) -> Solution:
