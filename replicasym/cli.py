@@ -642,7 +642,7 @@ def cmd_mc(args, out) -> int:
     result = mc.simulate(args.model, params, N=args.N, T=args.T, samples=args.samples, replicas=args.replicas,
                          sweeps=args.sweeps, burn_in=args.burn_in, tempering=args.tempering, seed=args.seed,
                          backend=args.backend, dtype=args.dtype,
-                         progress=args.progress or sys.stderr.isatty())
+                         progress=True if args.progress else None)
     comparison = mc.compare(result, ansatz=args.ansatz) if args.compare else None
     if args.plot:
         mc.plot_result(result, args.plot, comparison)
