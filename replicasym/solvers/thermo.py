@@ -270,6 +270,12 @@ def _ground_state(d, digits) -> Solution:
                     digits=digits, notes=notes)
 
 
+#: the largest finite inverse temperature: beyond it the residual tolerance 1e-11 (1 + beta^2) and the
+#: quadrature of tanh(beta sqrt(q) z) lose their meaning (beta^2 overflows at 1e154); T = 0 is the
+#: ground-state functional
+MAX_BETA = 1e8
+
+
 def _temperature(T, beta):
     if (T is None) == (beta is None):
         raise ParameterError("give exactly one of T=... or beta=...")
@@ -278,12 +284,16 @@ def _temperature(T, beta):
             T = float(T)
             if not np.isfinite(T) or T < 0:
                 raise ParameterError(f"T must be >= 0 (T = 0 is the ground state), got {T}")
+            if 0 < T < 1 / MAX_BETA:
+                raise ParameterError(f"T = {T:g} is below 1/{MAX_BETA:g}: solve the ground state with T = 0")
             return np.inf if T == 0 else 1.0 / T, T
         beta = float(beta)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"temperature must be a number, got {T if T is not None else beta!r}") from None
     if not beta > 0:
         raise ParameterError(f"beta must be > 0, got {beta}")
+    if MAX_BETA < beta < np.inf:
+        raise ParameterError(f"beta = {beta:g} exceeds {MAX_BETA:g}: solve the ground state with T = 0")
     return beta, (0.0 if beta == np.inf else 1.0 / beta)
 
 
@@ -310,7 +320,6 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
         d = derivation_for(target, ansatz)
     if d is None:
         sol = solve_parisi(target, parse_ansatz(ansatz), b, precision, start)
-        sol.ansatz = str(ansatz).strip().lower() if sol.ansatz in ("1rsb", "rs") else sol.ansatz
     else:
         require_precision([d.free_entropy], check_precision(precision))
         if precision is not None and b != np.inf:
