@@ -91,7 +91,7 @@ def _figures(directory: str, log=print) -> list[str]:
     for L in (1, 2, 3, 5, 10):
         m = rs.models.mlp("tanh", depth=L)
         e_gs = rs.solve(m, T=0, ansatz="rs").energy
-        E = np.linspace(float(e_gs) * 0.995, -0.01 * abs(float(e_gs)), 25)
+        E = np.linspace(float(e_gs) * 0.97, -0.01 * abs(float(e_gs)), 25)
         c = entropy_curve(m, E)
         ax.plot(c["E"], c["s_legendre"], label=f"L = {L}")
     ax.set_xlabel("E (energy per input dimension)")
