@@ -40,7 +40,7 @@ from ..parsing import parse_expression
 from .activations import BUILTINS, Activation, X
 from .evaluate import kernel, kernel_derivation
 
-__all__ = ["shaping", "ShapedKernel"]
+__all__ = ["ShapedKernel", "shaping"]
 
 _EPS = sp.Symbol("epsilon", positive=True)
 _TABLE = 2001  # spline nodes in w = sqrt(1 - q)

@@ -59,7 +59,7 @@ def entropy_curve(model, energies: Sequence[float], ansatz: str = "rs") -> dict:
     def energy_at(b, start):
         # continuation only (no multi-start grid): follow the branch from the neighbouring grid point
         row = np.array([[start[n] for n in names]])
-        pts, _, _, res = stationary_points(d, b, start=row, grid=False)
+        pts, _, _, _ = stationary_points(d, b, start=row, grid=False)
         if len(pts) == 0:
             return float(solve_derivation(d, b, start=start).energy)
         i = int(np.argmin(np.sum((pts - row) ** 2, axis=1)))
@@ -72,7 +72,7 @@ def entropy_curve(model, energies: Sequence[float], ansatz: str = "rs") -> dict:
             raise ParameterError(f"E = {e:g} is outside the canonical range [{e_grid[-1]:.6g}, {e_grid[0]:.6g}] "
                                  f"reached for beta in [{betas[0]:g}, {betas[-1]:g}]")
         st = branch[j - 1][2]
-        b = brentq(lambda x: energy_at(x, st) - e, betas[j - 1], betas[j], xtol=1e-12, rtol=1e-11)  # s is stationary in beta: O(dbeta^2)
+        b = brentq(lambda x, st=st, e=e: energy_at(x, st) - e, betas[j - 1], betas[j], xtol=1e-12, rtol=1e-11)  # s is stationary in beta: O(dbeta^2)
         sol = solve_derivation(d, b, start=st)
         beta_star.append(float(b))
         s_leg.append(float(sol.free_entropy + b * e))

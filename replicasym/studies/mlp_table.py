@@ -22,7 +22,7 @@ from replicasym.fileio import atomic_write
 from replicasym.solvers.diagnostics import covariance_diagnostics
 from replicasym.solvers.entropy import entropy_curve
 
-__all__ = ["ROWS", "run", "main"]
+__all__ = ["ROWS", "main", "run"]
 
 #: (activation, depth, C_W, extra model parameters) -- C_W = 1 for the saturating activations,
 #: 2 (He / critical) for ReLU, shaped networks at their depth and in the continuum
@@ -77,16 +77,33 @@ def run(rows=ROWS, log=print) -> list[dict]:
     return out
 
 
-def _figures(directory: str, log=print) -> list[str]:
+def _pyplot(log=print):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         log("matplotlib not installed: no figures (pip install 'replicasym[plot]')")
-        return []
+        return None
+    return plt
+
+
+def _save(plt, fig, directory: str, name: str) -> str:
+    """Save ``fig`` atomically as ``directory/figures/name``; returns the path."""
     os.makedirs(os.path.join(directory, "figures"), exist_ok=True)
-    names = []
+    path = os.path.join(directory, "figures", name)
+    fig.tight_layout()
+    fig.savefig(path + ".tmp.png", dpi=110)
+    os.replace(path + ".tmp.png", path)
+    plt.close(fig)
+    return path
+
+
+def _figures(directory: str, log=print) -> list[str]:
+    """s(E) per depth (tanh, C_W = 1, RS), by the Legendre route."""
+    plt = _pyplot(log)
+    if plt is None:
+        return []
     fig, ax = plt.subplots(figsize=(6, 4))
     for L in (1, 2, 3, 5, 10):
         m = rs.models.mlp("tanh", depth=L)
@@ -98,13 +115,7 @@ def _figures(directory: str, log=print) -> list[str]:
     ax.set_ylabel("s(E)")
     ax.set_title("tanh MLP, C_W = 1, GP limit (RS)")
     ax.legend()
-    path = os.path.join(directory, "figures", "mlp_entropy_tanh.png")
-    fig.tight_layout()
-    fig.savefig(path + ".tmp.png", dpi=110)
-    os.replace(path + ".tmp.png", path)
-    plt.close(fig)
-    names.append(path)
-    return names
+    return [_save(plt, fig, directory, "mlp_entropy_tanh.png")]
 
 
 COMMENTARY = """
@@ -147,24 +158,14 @@ RSB (`solve --ansatz auto --T 0`).
 def phase_figures(directory: str, rows: list[dict], log=print) -> list[str]:
     """T_AT against depth (per activation and C_W) and against C_W (tanh, L = 1), from the table rows;
     x(q) of the ReLU network's full-RSB phase."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("matplotlib not installed: no figures (pip install 'replicasym[plot]')")
+    plt = _pyplot(log)
+    if plt is None:
         return []
     from replicasym.plotting import plot_parisi
-    os.makedirs(os.path.join(directory, "figures"), exist_ok=True)
     out = []
 
     def save(fig, name):
-        path = os.path.join(directory, "figures", name)
-        fig.tight_layout()
-        fig.savefig(path + ".tmp.png", dpi=110)
-        os.replace(path + ".tmp.png", path)
-        plt.close(fig)
-        out.append(path)
+        out.append(_save(plt, fig, directory, name))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for act, cw in (("relu", 2.0), ("sin", 2.0), ("tanh", 1.0), ("sin", 1.0)):

@@ -68,18 +68,18 @@ class CovarianceFunction(sp.Function):
 
     def _latex(self, printer, exp=None):
         j = self.order
-        mark = "'" * j if j <= 3 else "^{(%d)}" % j
-        tex = r"\xi%s\left(%s\right)" % (mark, printer._print(self.args[0]))
-        return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
+        mark = "'" * j if j <= 3 else f"^{{({j})}}"
+        tex = rf"\xi{mark}\left({printer._print(self.args[0])}\right)"
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
     def _code(self, printer):
         # generated modules define _xi(j, q) from the kernel's source() (see codegen.render)
-        return "_xi(%d, %s)" % (self.order, printer._print(self.args[0]))
+        return f"_xi({self.order}, {printer._print(self.args[0])})"
 
     _numpycode = _mpmathcode = _code
 
     def _sympystr(self, printer):
-        return "xi%s(%s)" % ("'" * self.order, printer._print(self.args[0]))
+        return f"xi{chr(39) * self.order}({printer._print(self.args[0])})"
 
 
 def covariance_function(kernel, order: int = 0) -> type:

@@ -27,7 +27,7 @@ from ..derivation import Derivation
 from .covariance import explicit
 from .saddle import jacobian
 
-__all__ = ["microcanonical", "closed_form_entropy", "BETA_HAT", "ENERGY"]
+__all__ = ["BETA_HAT", "ENERGY", "closed_form_entropy", "microcanonical"]
 
 #: the conjugate of the energy constraint (an order parameter of the microcanonical saddle)
 BETA_HAT = sp.Symbol("beta_hat", positive=True)
