@@ -26,8 +26,8 @@ import time
 import traceback
 import warnings
 
-from .errors import ParseError, ReplicasymError
-from .fileio import atomic_write
+from .errors import ConvergenceError, ParseError, ReplicasymError
+from .fileio import atomic_write, save_figure
 from .parsing import parse_value
 
 __all__ = ["build_parser", "main"]
@@ -336,7 +336,14 @@ def cmd_solve(args, out) -> int:
     model, params = _build_model(args)
     if args.T is None and args.beta is None and _has_temperature(model):
         raise UsageError("one of the arguments --T --beta is required")
-    sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
+    try:
+        sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
+    except ConvergenceError as exc:
+        sol = getattr(exc, "solution", None)
+        if not (args.keep_unconverged and hasattr(sol, "as_dict")):
+            raise
+        print(f"{PROG}: warning: kept an unconverged result: {_one_line(exc.report())}", file=sys.stderr)
+        sol.converged = False
     data = _solution_dict(sol)
     if args.json:
         obj = jsonable(data, args.precision)
@@ -434,7 +441,7 @@ def cmd_scan_signal(args, out) -> int:
         ax.set_title(f"signal propagation, {params.get('activation', 'tanh')}")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        save_figure(fig, args.plot)
         plt.close(fig)
     if args.json:
         _emit_json({"model": "signal", "params": jsonable(params), "points": points,
@@ -504,7 +511,7 @@ def cmd_scan_energy(args, out) -> int:
         ax.set_title(f"{args.model} {_fmt(params)}")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        save_figure(fig, args.plot)
         plt.close(fig)
     if args.json:
         _emit_json(jsonable(curve), out)
@@ -579,10 +586,7 @@ def _plot(plt, points, args, x: str = "T", keys=("free_entropy", "energy", "entr
         ax.set_title(f"{args.model} {getattr(args, 'ansatz', None) or ''}: {title}")
         ax.legend()
     fig.tight_layout()
-    tmp_dir = os.path.dirname(os.path.abspath(args.plot))
-    if not os.path.isdir(tmp_dir):
-        raise ReplicasymError(f"cannot write {args.plot}: directory {tmp_dir} does not exist")
-    fig.savefig(args.plot, dpi=120)
+    save_figure(fig, args.plot)
     plt.close(fig)
 
 
@@ -821,6 +825,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solve with mpmath at this many significant digits (JSON numbers become strings "
                         "above 15 digits)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--keep-unconverged", action="store_true",
+                   help="print a solver's last iterate (converged: false, with its residual) instead of "
+                        "failing when the solver attached one; the warning goes to stderr")
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("codegen", formatter_class=_FMT, help="generate a standalone solver module",
@@ -1005,7 +1012,7 @@ def main(argv=None) -> int:
         except (ReplicasymError, ValueError) as exc:
             if debug:
                 traceback.print_exc()
-            _error(str(exc) or type(exc).__name__)
+            _error((exc.report() if isinstance(exc, ConvergenceError) else str(exc)) or type(exc).__name__)
             return EXIT_ERROR
         except KeyboardInterrupt:
             _error("interrupted")

@@ -22,6 +22,9 @@ from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gauss
 __all__ = ["derive", "parse_ansatz", "ANSATZE"]
 
 ANSATZE = ("rs", "1rsb", "krsb:K", "frsb")
+#: the largest K of a symbolic k-RSB derivation: krsb:3 takes ~30 s (spherical p = 3) and krsb:4 does not
+#: finish in minutes; the numerical Parisi solvers (solve) need no symbolic derivation
+MAX_SYMBOLIC_K = 3
 
 
 def parse_ansatz(ansatz: str) -> int | float:
@@ -57,6 +60,10 @@ def derive(model, ansatz: str = "rs") -> Derivation:
     if not isinstance(model, ModelSpec):
         return model.derive(ansatz)
     k = parse_ansatz(ansatz)
+    if MAX_SYMBOLIC_K < k < math.inf:
+        raise ParameterError(f"derive: the symbolic {_canonical(k)} derivation is available up to "
+                             f"krsb:{MAX_SYMBOLIC_K} (krsb:3 takes ~30 s and the cost grows steeply with K); "
+                             "solve krsb:K or frsb numerically with solve")
     if k == math.inf:
         d = continuum_derivation(model)
         d.steps.steps[:0] = list(model.steps)

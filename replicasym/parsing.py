@@ -267,6 +267,8 @@ class _Converter:
 
     def name(self, node: ast.Name, bound: dict[str, sp.Symbol]) -> sp.Expr:
         n = node.id
+        if n.startswith("__"):
+            raise _fail(f"the name {n!r} is not allowed (names starting with '__' are reserved)", self.text, node)
         if n in bound:
             return bound[n]
         if n in self.names:
@@ -374,7 +376,7 @@ class _Converter:
         if not isinstance(var, ast.Name):
             raise _fail("the second argument of E(expr, z) must be a variable name", self.text, var)
         z = var.id
-        if z in FUNCTIONS or z in CONSTANTS or z in ("E",):
+        if z in FUNCTIONS or z in CONSTANTS or z in ("E",) or z.startswith("__"):
             raise _fail(f"{z!r} cannot be a Gaussian variable name", self.text, var)
         zsym = self.names.get(z)
         if not isinstance(zsym, sp.Symbol):
@@ -407,6 +409,18 @@ def _max_depth(tree: ast.AST) -> int:
     return best
 
 
+def _require_ascii(stripped: str, text: str) -> None:
+    """Reject non-ASCII characters: Python folds look-alike identifiers to ASCII (NFKC: a fullwidth
+    q, U+FF51, reads as ``q``), so they would be accepted as something the user did not see; other
+    letters (Greek beta, a Cyrillic a, U+0430) would be unknown names anyway."""
+    for i, ch in enumerate(stripped):
+        if not ch.isascii():
+            shown = stripped if len(stripped) <= 80 else stripped[:77] + "..."
+            raise ParseError(f"cannot parse {shown!r} at column {i + 1}: non-ASCII character {ch!r} "
+                             f"(U+{ord(ch):04X}); write names and operators in ASCII "
+                             "(e.g. beta)", text=text[:200], position=i)
+
+
 def _parse_tree(text: str) -> ast.expr:
     if not isinstance(text, str):
         raise ParseError(f"expected an expression string, got {type(text).__name__}")
@@ -418,6 +432,12 @@ def _parse_tree(text: str) -> ast.expr:
     stripped = text.strip()
     if not stripped:
         raise ParseError("empty expression", text=text)
+    _require_ascii(stripped, text)
+    for ch, what in (("#", "comments ('#')"), ("\\", "backslashes")):
+        if ch in stripped:
+            i = stripped.index(ch)
+            raise ParseError(f"cannot parse {stripped[:80]!r} at column {i + 1}: {what} are not allowed",
+                             text=text[:200], position=i)
     level = worst = 0
     for ch in stripped:
         if ch in "([{":
@@ -544,6 +564,24 @@ def _number(tok: str, whole: str):
     return v
 
 
+def _top_level_split(body: str) -> list[str] | None:
+    """``body`` split at the commas outside any brackets (``"1,2"``, not ``"max(q, 0)"``), or None
+    when there is no such comma."""
+    parts, level, start = [], 0, 0
+    for i, ch in enumerate(body):
+        if ch in "([{":
+            level += 1
+        elif ch in ")]}":
+            level -= 1
+        elif ch == "," and level == 0:
+            parts.append(body[start:i])
+            start = i + 1
+    if not parts:
+        return None
+    parts.append(body[start:])
+    return parts
+
+
 def parse_value(text: str):
     """Interpret the VALUE of a command-line ``--param KEY=VALUE``.
 
@@ -573,8 +611,8 @@ def parse_value(text: str):
         return s
     bracketed = (s.startswith("[") and s.endswith("]")) or (s.startswith("(") and s.endswith(")"))
     body = s[1:-1] if bracketed else s
-    if "," in body:
-        parts = body.split(",")
+    parts = _top_level_split(body)  # "1,2" and "[1, 2]" are lists; "max(q, 0)" is an expression
+    if parts is not None:
         values = []
         for p in parts:
             if p.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import ReplicasymError
 from ..fileio import atomic_write
 
 __all__ = ["cache_path", "content_hash", "default_cache_dir", "import_source", "store"]
@@ -33,7 +34,11 @@ def store(source: str, backend: str, cache_dir=None) -> tuple[Path, bytes]:
     An existing entry whose SHA-256 does not match its name (corrupted, truncated) is rewritten.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReplicasymError(f"cannot use the cache directory {cache_dir}: {exc.strerror or exc} "
+                              "(set REPLICASYM_CACHE to a writable directory)") from None
     data = source.encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     path = cache_path(cache_dir, backend, digest)

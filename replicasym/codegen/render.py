@@ -159,7 +159,7 @@ class _Function:
 class _Renderer:
     def __init__(self, d, backend: str):
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
+            raise ParameterError(f"unknown backend {backend!r}; expected one of {', '.join(sorted(BACKENDS))}")
         self.d = d
         self.backend = backend
         zt = d.zero_temperature

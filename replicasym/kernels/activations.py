@@ -31,12 +31,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
 from ..errors import ParameterError, ParseError
 from ..parsing import parse_expression
 
-__all__ = ["BUILTINS", "Activation", "X", "activation"]
+__all__ = ["BUILTINS", "MAX_POWER", "Activation", "X", "activation", "check_activation"]
 
 X = sp.Symbol("x", real=True)
 
@@ -109,7 +110,7 @@ def _lambdify(expr: sp.Expr, backend: str) -> Callable:
 def _number(key: str, value) -> float:
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"activation parameter {key} must be a number, got {value!r}") from None
     if not math.isfinite(v):
         raise ParameterError(f"activation parameter {key} must be finite, got {value!r}")
@@ -157,7 +158,42 @@ def activation(spec: str | Activation, **params) -> Activation:
     if not expr.has(X):
         raise ParseError(f"activation {name!r} does not depend on x; write an expression in x such as "
                          "'x*erf(x)' or a built-in name", text=name)
+    check_activation(expr, name)
     return Activation(name, expr)
+
+
+#: the largest power of an expression in x in a user activation (the closed-form kernel of x**m
+#: has O(m^3) terms: x**32 takes ~4 s, and the Gaussian moments of x**m grow like (2m)!!)
+MAX_POWER = 32
+#: the grid on which a user activation must be real and finite (and its denominators keep one sign)
+_PROBE = np.linspace(-12.0, 12.0, 24001)
+
+
+def check_activation(expr: sp.Expr, name: str) -> None:
+    """Raise :class:`~replicasym.errors.ParameterError` unless the user activation ``expr`` is a
+    real, finite function on the real line of moderate degree: powers of expressions in x up to
+    :data:`MAX_POWER`; finite real values on a grid of [-12, 12] that contains 0 (``1/x``, ``log(x)``,
+    ``sqrt(x)`` fail); no denominator that changes sign between grid points (``1/(x - 0.3)``).
+    Without this the Gaussian quadrature of a singular activation returns a finite, wrong kernel."""
+    for pw in expr.atoms(sp.Pow):
+        if pw.base.has(X) and pw.exp.is_Number and abs(pw.exp) > MAX_POWER:
+            raise ParameterError(f"activation {name}: the power {pw.exp} exceeds the limit {MAX_POWER}")
+    with np.errstate(all="ignore"):
+        values = np.asarray(_lambdify(expr, "numpy")(_PROBE), dtype=complex) * np.ones_like(_PROBE)
+        bad = ~np.isfinite(values) | (np.abs(values.imag) > 0)
+        if bad.any():
+            x = _PROBE[np.flatnonzero(bad)[np.argmin(np.abs(_PROBE[bad]))]]
+            raise ParameterError(f"activation {name} is not a real, finite number at x = {x:.6g}; an "
+                                 "activation must be defined on the whole real line")
+        for pw in expr.atoms(sp.Pow):
+            if pw.base.has(X) and pw.exp.is_negative:
+                base = np.real(np.asarray(_lambdify(pw.base, "numpy")(_PROBE), dtype=complex)) * np.ones_like(_PROBE)
+                flips = np.flatnonzero(np.sign(base[:-1]) * np.sign(base[1:]) <= 0)
+                if len(flips):
+                    x = _PROBE[flips[np.argmin(np.abs(_PROBE[flips]))]]
+                    raise ParameterError(f"activation {name} is singular near x = {x:.6g} (the "
+                                         f"denominator {pw.base} vanishes); an activation must be finite on "
+                                         "the whole real line")
 
 
 def _from_sympy(expr: sp.Basic, params: dict) -> Activation:
@@ -181,4 +217,5 @@ def _from_sympy(expr: sp.Basic, params: dict) -> Activation:
         raise ParameterError(f"activation {text}: outside the supported functions ({exc})") from None
     if sp.simplify(back - expr) != 0:
         raise ParameterError(f"activation {text}: its printed form does not read back to the same expression")
+    check_activation(back, text)
     return Activation(text, back)

@@ -42,6 +42,14 @@ __all__ = ["DeepKernel", "deep_kernel"]
 
 _GRID = 4097      # tabulation points in rho for series layers
 _BLOCK = 1 << 16  # q values per vectorized block (cache-sized)
+#: the deepest kernel map: every evaluation of xi composes ``depth`` layers (depth 1000 takes ~10 s to
+#: build); the depth -> oo limit of shaped activations is ``mlp(..., continuum=True)``
+MAX_DEPTH = 1000
+#: the largest layer variance K^(l)(1): beyond it xi''' ~ s^-3 and the kernel tables leave double range
+MAX_VARIANCE = 1e100
+#: the largest share of E[sigma(sqrt(s) z)^2] that may come from 10 < |z| <= 11, the end of the rule's
+#: range (then the part beyond |z| = 11 that the rule drops is ~100 times smaller still)
+_TAIL = 1e-7
 
 
 class _SeriesLayer:
@@ -91,14 +99,28 @@ class _ClosedLayer:
             return [f(self.s, self.s, c) for f in self.f[: order + 1]]
 
 
+def _second_moment(f, s: float, name: str) -> float:
+    r""":math:`\mathbb{E}[\sigma(\sqrt s z)^2]` by :func:`gaussian_expectation`, refused when more than
+    :data:`_TAIL` of it comes from :math:`10 < |z| \le 11` (the integrand has not decayed at the end of the
+    rule's range: an activation growing like :math:`e^{x^2/(4s)}` or faster, or :math:`e^{x}` at a large
+    variance), where the truncated rule would return a finite, wrong number."""
+    with np.errstate(all="ignore"):
+        total = float(gaussian_expectation(lambda z: f(z) ** 2, s))
+        tail = float(gaussian_expectation(lambda z: np.where(np.abs(z) > 10 * np.sqrt(s), f(z) ** 2, 0.0), s))
+    if not (math.isfinite(total) and math.isfinite(tail) and abs(tail) <= _TAIL * abs(total)):
+        raise ParameterError(f"the activation {name} grows too fast for a Gaussian input of variance {s:.6g}: "
+                             "E[sigma(u)^2] does not converge numerically (lower C_W, C_b or the depth)")
+    return total
+
+
 class DeepKernel:
     r"""The kernel map of an L-hidden-layer network: :math:`\xi(q)=K^{(L+1)}(q)` and derivatives."""
 
     def __init__(self, act: str | Activation, depth: int, C_W: float = 1.0, C_b: float = 0.0,
                  method: str = "auto"):
         self.activation = activation(act)
-        if not (isinstance(depth, (int, np.integer)) and depth >= 0):
-            raise ParameterError(f"depth must be a non-negative integer, got {depth!r}")
+        if not (isinstance(depth, (int, np.integer)) and 0 <= depth <= MAX_DEPTH):
+            raise ParameterError(f"depth must be an integer between 0 and {MAX_DEPTH}, got {depth!r}")
         for name, v in (("C_W", C_W), ("C_b", C_b)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ParameterError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -112,9 +134,13 @@ class DeepKernel:
         f = self.activation.numpy()
         s = [self.C_b + self.C_W]  # K^(1)(1)
         for _ in range(self.depth):  # K^(l+1)(1) = C_b + C_W E[sigma(sqrt(s_l) z)^2]
-            s.append(self.C_b + self.C_W * float(gaussian_expectation(lambda z: f(z) ** 2, s[-1])))
-        if not all(math.isfinite(v) and v > 0 for v in s):
-            raise ParameterError(f"the layer variances K(1) are not finite and positive: {s}")
+            if not (math.isfinite(s[-1]) and 0 < s[-1] <= MAX_VARIANCE):
+                break
+            s.append(self.C_b + self.C_W * _second_moment(f, s[-1], self.activation.name))
+        for layer, v in enumerate(s, 1):
+            if not (math.isfinite(v) and 0 < v <= MAX_VARIANCE):
+                raise ParameterError(f"the layer variances K(1) must be finite, > 0 and <= {MAX_VARIANCE:g} "
+                                     f"(lower C_W, C_b or the depth); layer {layer} has {v:.6g}")
         self.variances = tuple(s)
         self._layers = {}
         self._mp = {}

@@ -1,6 +1,8 @@
 """Model builders: each returns a :class:`~replicasym.models.spec.ModelSpec` describing the system."""
 from __future__ import annotations
 
+import inspect
+
 from ..errors import ParameterError
 from .ising import sk
 from .mlp import mlp
@@ -20,6 +22,12 @@ def build(name: str, **params) -> ModelSpec:
         builder = MODELS[name]
     except KeyError:
         raise ParameterError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}") from None
+    accepted = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ParameterError(f"{name}: unknown parameter(s) {', '.join(unknown)}; "
+                                 f"{name} takes {', '.join(accepted)}")
     try:
         return builder(**params)
     except TypeError as exc:

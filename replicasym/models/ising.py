@@ -11,8 +11,7 @@ import math
 import sympy as sp
 
 from ..errors import ParameterError
-from ..parsing import parse_expression
-from .spec import OVERLAP, ModelSpec
+from .spec import OVERLAP, ModelSpec, check_covariance, covariance_expression
 
 __all__ = ["sk", "FIELD"]
 
@@ -24,18 +23,15 @@ def sk(h: float = 0.0, xi: str | sp.Expr | None = None) -> ModelSpec:
     """SK model (``xi = q**2/2``) or an Ising mixed p-spin model with covariance ``xi``, field ``h``."""
     try:
         h = float(h)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ParameterError(f"sk: the field h must be a number, got {h!r}") from exc
     if not math.isfinite(h):
         raise ParameterError(f"sk: the field h must be finite, got {h}")
     if xi is None:
         expr = OVERLAP**2 / 2
-    elif isinstance(xi, str):
-        expr = parse_expression(xi, variables=("q",)).subs(sp.Symbol("q"), OVERLAP)
     else:
-        expr = sp.sympify(xi).subs(sp.Symbol("q"), OVERLAP)
-    if expr.free_symbols - {OVERLAP} or not expr.has(OVERLAP):
-        raise ParameterError(f"sk: xi must be an expression in q, got {expr}")
+        expr = covariance_expression(xi, "sk")
+        check_covariance(expr, "sk")
     options = {"h": h} if xi is None else {"h": h, "xi": str(expr)}
     if h == 0.0:
         return ModelSpec(name="sk", spins="ising", xi=expr, options=options,

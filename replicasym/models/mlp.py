@@ -29,9 +29,10 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ParameterError
-from ..kernels.activations import BUILTINS, X, activation as make_activation
+from ..kernels.activations import BUILTINS, X
+from ..kernels.activations import activation as make_activation
 from ..kernels.closed_forms import C
-from ..kernels.deep import DeepKernel
+from ..kernels.deep import MAX_DEPTH, DeepKernel
 from ..kernels.shaped import ShapedKernel
 from ..symbolic.covariance import covariance_function
 from ..symbolic.trace import Trace
@@ -43,19 +44,19 @@ __all__ = ["mlp"]
 def _positive_int(name: str, value) -> int:
     try:
         v = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"mlp: {name} must be a positive integer, got {value!r}") from None
-    if isinstance(value, bool) or not (math.isfinite(v) and v.is_integer() and v >= 1):
-        raise ParameterError(f"mlp: {name} must be a positive integer, got {value!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(f"mlp: {name} must be an integer between 1 and {MAX_DEPTH}, got {value!r}") from None
+    if isinstance(value, bool) or not (math.isfinite(v) and v.is_integer() and 1 <= v <= MAX_DEPTH):
+        raise ParameterError(f"mlp: {name} must be an integer between 1 and {MAX_DEPTH}, got {value!r}")
     return int(v)
 
 
 def _variance(name: str, value, positive: bool) -> float:
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"mlp: {name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+    if isinstance(value, bool) or not math.isfinite(v) or v < 0 or (positive and v == 0):
         raise ParameterError(f"mlp: {name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
     return v
 
@@ -74,7 +75,10 @@ def mlp(activation: str | sp.Expr = "tanh", depth: int = 1, C_W: float = 1.0, C_
     if alpha is not None and not (isinstance(alpha, (int, float)) and math.isinf(alpha)):
         raise ParameterError("mlp: finite width (alpha=...) needs the layered finite-width action, "
                              "which is not available in this version; omit alpha for the GP limit")
-    if str(continuum).lower() in ("1", "true", "yes"):
+    flag = str(continuum).strip().lower()
+    if flag not in ("1", "true", "yes", "0", "false", "no"):
+        raise ParameterError(f"mlp: continuum must be true or false, got {continuum!r}")
+    if flag in ("1", "true", "yes"):
         return _continuum(str(activation).strip(), 1.0 if shape is None else shape)
     L = _positive_int("depth", depth)
     cw, cb = _variance("C_W", C_W, True), _variance("C_b", C_b, False)

@@ -169,6 +169,11 @@ class PerceptronSolution:
 _DERIVATIONS: dict = {}
 
 
+#: the largest margin |kappa|: alpha_c ~ 1/kappa^2 (kappa -> +oo) and ~ e^(kappa^2/2) (kappa -> -oo) are far
+#: outside any meaningful load beyond it, and mpmath's erfc overflows near |kappa| ~ 1e150
+KAPPA_MAX = 1e6
+
+
 class PerceptronModel:
     """The perceptron's Gardner volume (see the module docstring); ``alpha`` is needed to solve."""
 
@@ -180,6 +185,8 @@ class PerceptronModel:
         self.weights = _choice("weights", weights, _WEIGHTS)
         self.labels = _choice("labels", labels, _LABELS)
         self.kappa = _exact("kappa", kappa)
+        if not abs(self.kappa) <= KAPPA_MAX:
+            raise ParameterError(f"perceptron: kappa must satisfy |kappa| <= {KAPPA_MAX:g}, got {kappa!r}")
         self.alpha = None if alpha is None else _exact("alpha", alpha)
         if self.alpha is not None and not self.alpha > 0:
             raise ParameterError(f"perceptron: alpha must be > 0, got {alpha!r}")
@@ -201,6 +208,9 @@ class PerceptronModel:
     def derive(self, ansatz: str | None = "rs") -> GardnerDerivation:
         """The engine's derivation (memoised per weights, labels and ansatz; kappa stays symbolic)."""
         k = parse_ansatz(ansatz or "rs")
+        if k > 1:
+            raise ParameterError(f"perceptron: the engine derives rs and 1rsb for the perceptron, not {ansatz} "
+                                 "(the k-RSB constraint average grows too fast with k)")
         key = (self.weights, self.labels, k)
         if key not in _DERIVATIONS:
             _DERIVATIONS[key] = _derive(self, k)
@@ -262,7 +272,7 @@ def _exact(name, value) -> sp.Expr:
         elif isinstance(value, (int, float)):
             v = sp.Rational(repr(value)) if isinstance(value, float) else sp.Integer(value)
         else:
-            v = sp.sympify(value)
+            v = sp.sympify(value, strict=True)
     except (TypeError, ValueError, sp.SympifyError):
         raise ParameterError(f"perceptron: {name} must be a number, got {value!r}") from None
     if not (v.is_number and v.is_real and v.is_finite):
@@ -367,7 +377,10 @@ def _derive(model: PerceptronModel, k: int) -> GardnerDerivation:
 _COMPILED: dict = {}
 #: the overlap grid that brackets saddle points: q in [1e-4, 1 - 1e-4], dense towards 1 (the
 #: quadrature of solvers.gardner is accurate to ~1e-12 up to 1 - q ~ 1e-4)
-_Q_GRID = np.unique(np.concatenate([np.linspace(1e-4, 0.9, 91), 1 - np.logspace(-1, -4, 91)]))
+#: the bracketing grid of the RS overlap: linear in the bulk, geometric towards q -> 0 (alpha -> 0, down
+#: to 1e-12) and q -> 1 (alpha -> alpha_c, up to 1 - 1e-9: closer to 1 the residual is rounding noise)
+_Q_GRID = np.unique(np.concatenate([np.logspace(-12, -4, 33), np.linspace(1e-4, 0.9, 91),
+                                    1 - np.logspace(-1, -9, 97)]))
 
 
 def _compiled(d: GardnerDerivation, name: str, expr, digits):
@@ -434,6 +447,9 @@ class _Numerics:
     def _largest_root(self, g, hint, a: float) -> list:
         roots = roots_1d(g, _window(hint)) if hint is not None else []
         roots = roots or roots_1d(g, _Q_GRID)
+        if not roots and self.m.weights == "spherical":  # alpha < alpha_c was checked: a solver failure
+            raise ConvergenceError(f"no RS saddle point found at alpha = {a:g} < alpha_c (no sign change of "
+                                   f"the RS equation for {_Q_GRID[0]:g} <= q <= 1 - {1 - _Q_GRID[-1]:.0e})")
         if not roots:
             raise _BeyondCapacity(f"no RS saddle point at alpha = {a:g} (beyond the RS q -> 1 point)")
         return [float(roots[-1])]

@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import brentq
 
-from ..errors import ParameterError
+from ..errors import ConvergenceError, ParameterError
 from ..solution import check_precision
 from ..kernels.activations import Activation, X, activation
 from ..kernels.closed_forms import S1, S2, C, KernelDerivation
@@ -76,6 +76,10 @@ class _Expectations:
         return self.mean(self._wrap(lambda x: self.phi(x) ** 2), q)
 
     def dphi2(self, q):
+        r""":math:`\mathbb{E}[\phi'(\sqrt q z)^2]`; at q = 0 its limit q -> 0+ (for a kink at 0, as ReLU's,
+        :math:`\phi'(0)^2` would be the convention H(0)^2 = 1/4 instead of the limit 1/2)."""
+        if q == 0:
+            q = 1e-30 if self.digits is None else mpmath.mpf(10) ** (-2 * self.digits)
         return self.mean(self._wrap(lambda x: self.dphi(x) ** 2), q)
 
     def slope(self, q):
@@ -104,6 +108,8 @@ class SignalSolution:
     phase: str
     digits: int | None = None
     notes: list = field(default_factory=list)
+    #: |sigma_w2 E[phi(sqrt(q*) z)^2] + sigma_b2 - q*|, the length map's fixed-point residual
+    residual: object = 0.0
 
     def as_dict(self) -> dict:
         from ..solution import number
@@ -113,7 +119,8 @@ class SignalSolution:
                for k in ("q_star", "c_star", "chi1", "chi_q", "chi_c", "xi_q", "xi_c")}
         return {"model": "signal", "params": self.params, "ansatz": None, "T": None, "free_entropy": None,
                 "energy": None, "entropy": None, "order_parameters": ops, "replicon": None,
-                "converged": True, "residual": 0.0, **ops, "phase": self.phase, "notes": list(self.notes)}
+                "converged": True, "residual": number(self.residual, None if d is None else 6), **ops,
+                "phase": self.phase, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,10 @@ class SignalModel:
     # -- derive ------------------------------------------------------------------------------
     def derive(self, ansatz: str | None = None) -> SignalDerivation:
         """The length and correlation maps, chi1, depth scales and critical line, symbolically; the
-        kernel E[phi(u1) phi(u2)] in closed form when one is found, else as the Gaussian integral."""
+        kernel E[phi(u1) phi(u2)] in closed form when one is found, else as the Gaussian integral.
+        ``ansatz``: none applies (``rs``, the default of :func:`replicasym.derive`, is accepted)."""
+        if ansatz not in (None, "none", "auto", "rs"):
+            raise ParameterError(f"signal propagation has no replica ansatz: drop --ansatz {ansatz}")
         kd = kernel_derivation(self.activation)
         tr = Trace()
         tr.steps.extend(kd.trace.steps)
@@ -202,20 +212,28 @@ class SignalModel:
         ex = _Expectations(self.activation, digits)
         w2, b2 = self._weights()
         q = _length_fixed_point(ex, w2, b2)
+        with mpmath.workdps((digits or 15) + 10):
+            residual = abs(w2 * ex.phi2(q) + b2 - q)
+            tol = 1e-10 * (1 + abs(q)) if digits is None else mpmath.mpf(10) ** (5 - digits) * (1 + abs(q))
+        if not residual <= tol:
+            raise ConvergenceError(f"the length map's fixed point q* = {float(q):.10g} has residual "
+                                   f"{float(residual):.3g} > {float(tol):.3g}", residual=residual)
         chi1 = w2 * ex.dphi2(q)
         if q > 0:
             chi_q = w2 * ex.slope(q)
         else:  # q* = 0: chi_q = sigma_w^2 (phi'(0)^2 + phi(0) phi''(0))
-            at0 = sp.lambdify(X, self.activation.derivative(1) ** 2
-                              + self.activation.expr * self.activation.derivative(2))(0)
-            chi_q = w2 * float(at0)
+            at0 = self.activation.derivative(1) ** 2 + self.activation.expr * self.activation.derivative(2)
+            if at0.has(sp.DiracDelta):  # a kink at 0 (relu): the slope's limit q -> 0+ (relu: 1/2)
+                chi_q = w2 * ex.slope(1e-6 if digits is None else mpmath.mpf(10) ** -digits)
+            else:
+                chi_q = w2 * float(sp.lambdify(X, at0)(0))
         c_star, chi_c = _correlation_fixed_point(self.activation, float(q), w2, b2, float(chi1))
         notes = [] if digits is None else ["c_star, chi_c, xi_c in double precision"]
         phase = _phase(chi1)
         if phase == "critical":
             notes.append("chi1 = 1: the depth scales diverge (reported as null)")
         return SignalSolution(self.public_params(), q, chi1, chi_q, c_star, chi_c, _depth(chi_q),
-                              _depth(chi_c), phase, digits, notes)
+                              _depth(chi_c), phase, digits, notes, residual)
 
     # -- phase -------------------------------------------------------------------------------
     def phase(self, precision: int | None = None) -> dict:
@@ -257,7 +275,7 @@ def _nonneg(name: str, v) -> float | None:
         return None
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"{name} must be a number, got {v!r}") from None
     if not (math.isfinite(f) and f >= 0):
         raise ParameterError(f"{name} must be a finite number >= 0, got {v!r}")

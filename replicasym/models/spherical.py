@@ -8,8 +8,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..errors import ParameterError
-from ..parsing import parse_expression
-from .spec import OVERLAP, ModelSpec
+from .spec import MAX_DEGREE, OVERLAP, ModelSpec, check_covariance, covariance_expression
 
 __all__ = ["spherical"]
 
@@ -22,33 +21,19 @@ def spherical(xi: str | sp.Expr | None = None, p: int | None = None) -> ModelSpe
     if (xi is None) == (p is None):
         raise ParameterError("spherical: give exactly one of xi=... (an expression in q) or p=...")
     if p is not None:
-        if isinstance(p, bool) or not float(p).is_integer() or int(p) < 2:
-            raise ParameterError(f"spherical: p must be an integer >= 2, got {p!r}")
+        try:
+            ok = not isinstance(p, bool) and float(p).is_integer() and 2 <= int(p) <= MAX_DEGREE
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise ParameterError(f"spherical: p must be an integer between 2 and {MAX_DEGREE}, got {p!r}")
         p = int(p)
         expr = OVERLAP**p / 2
         options = {"p": p}
     else:
-        if isinstance(xi, str):
-            expr = parse_expression(xi, variables=("q",))
-            expr = expr.subs(sp.Symbol("q"), OVERLAP)
-        else:
-            expr = sp.sympify(xi).subs(sp.Symbol("q"), OVERLAP)
+        expr = covariance_expression(xi, "spherical")
         options = {"xi": str(expr)}
-    _check_covariance(expr)
+    check_covariance(expr, "spherical")
     return ModelSpec(name="spherical", spins="spherical", xi=expr, options=options,
                      description=f"spherical mixed p-spin, xi(q) = {sp.sstr(expr)}")
 
-
-def _check_covariance(expr: sp.Expr) -> None:
-    q = OVERLAP
-    if expr.free_symbols - {q}:
-        raise ParameterError(f"xi must be an expression in q only, got {expr}")
-    if not expr.has(q):
-        raise ParameterError(f"xi must depend on q, got {expr}")
-    try:
-        v1 = float(expr.subs(q, 1))
-        d1 = float(sp.diff(expr, q).subs(q, 1))
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"xi(q) = {expr} cannot be evaluated at q = 1") from exc
-    if not (v1 > 0 and d1 > 0):
-        raise ParameterError(f"xi must be a covariance: need xi(1) > 0 and xi'(1) > 0, got {v1}, {d1}")

@@ -130,7 +130,9 @@ def stationary_points(d, beta: float, fixed: dict | None = None, start=None, gri
     if d.k == 0:
         r0 = ev.residual(zero, vals)[:, free]
         if np.all(np.abs(r0) < 1e-12 * (1 + beta**2)):
-            cands.append(zero)
+            # first, so that deduplication keeps the exact paramagnet over a Newton iterate that
+            # stopped within tolerance of it (near T_c the residual is ~(1 - beta^2) q)
+            cands.insert(0, zero)
     pts = _unique(np.concatenate(cands, axis=0))
     if len(pts) == 0:
         return pts, np.zeros(0), np.zeros(0), np.zeros(0)
@@ -183,8 +185,8 @@ def solve_derivation(d, beta, precision=None, start: dict | None = None) -> Solu
     theta = pts[i]
     vals = _values(d, float(beta))
     if digits is None:
+        theta, (fe, en, rp, r) = _verified_quadrature(d, ev, theta, vals, float(beta))
         out = dict(zip(names, theta))
-        fe, en, rp, r = phi[i], ev.scalar("energy", theta[None], vals)[0], rep[i], res[i]
         b = float(beta)
         T, s = 1 / b, fe + b * en
     else:
@@ -205,6 +207,63 @@ def solve_derivation(d, beta, precision=None, start: dict | None = None) -> Solu
     return Solution(model=d.model.name, params=d.model.public_params(), ansatz=d.ansatz,
                     T=T, free_entropy=fe, energy=en, entropy=s, order_parameters=out,
                     replicon=rp, converged=True, residual=r, digits=digits, notes=notes)
+
+
+#: the most array elements per point (nodes per Gaussian axis ** nesting depth) that the
+#: verification of the quadrature may use
+VERIFY_MAX_ELEMENTS = 2e7
+
+
+def _verified_quadrature(d, ev, theta, vals, beta: float):
+    r"""Check a double-precision saddle point against a finer quadrature and return it with
+    (free entropy, energy, replicon, residual).
+
+    The numpy module's trapezoidal rule (step h) is exact to ~exp(-pi^2/(a h)) for
+    :math:`\tanh(a z)`, :math:`a = \beta\sqrt q`: at low temperature it is not, and Newton then
+    converges to the wrong point with a tiny residual (SK RS at T = 0.01 gave s = -1.07 instead of
+    -0.154).  So the point must also solve the equations with h halved, with free entropy and energy
+    unchanged to 1e-9; else it is re-solved on the finer rule and checked again, up to
+    :data:`VERIFY_MAX_ELEMENTS` per point, beyond which :class:`ConvergenceError` says to use
+    ``precision`` (adaptive mpmath quadrature) or T = 0.  The module's rule is restored after."""
+    from ..codegen.render import nesting_depth
+
+    mod = ev.np
+    depth = max([nesting_depth(e) for e in (d.free_entropy, d.energy, *d.residuals)] or [0])
+    tol = 1e-11 * (1 + beta**2)
+    free = list(range(len(theta)))
+    lo, hi = _bounds(ev.names)
+
+    def numbers(th):
+        return (ev.scalar("free_entropy", th[None], vals)[0], ev.scalar("energy", th[None], vals)[0],
+                ev.scalar("replicon", th[None], vals)[0], float(np.max(np.abs(ev.residual(th[None], vals)))))
+
+    ref = numbers(theta)
+    if depth == 0:
+        return theta, ref
+    n0 = mod.QUADRATURE_NODES
+    n = n0
+    try:
+        while True:
+            n = 2 * n - 1
+            if n**depth > VERIFY_MAX_ELEMENTS:
+                raise ConvergenceError(
+                    f"the Gaussian quadrature is not accurate at T = {1 / beta:.6g} (the saddle point moves "
+                    f"when the nodes are doubled, up to {(n + 1) // 2} per axis)",
+                    residual=ref[3], hint="solve with precision=DIGITS (adaptive mpmath quadrature), at a "
+                                          "higher temperature, or at T = 0 (the ground-state functional)")
+            mod.set_quadrature(n)
+            fine = numbers(theta)
+            if fine[3] <= tol and all(abs(a - b) <= 1e-9 * (1 + abs(b)) for a, b in zip(ref[:2], fine[:2])):
+                return theta, fine
+            th, conv, _ = newton_batch(lambda t: ev.residual(t, vals), lambda t: ev.jacobian(t, vals),
+                                       theta[None], free, lo, hi, tol=tol)
+            if not conv[0]:
+                raise ConvergenceError(f"the saddle point at T = {1 / beta:.6g} is lost when the quadrature is "
+                                       f"refined to {n} nodes per axis", residual=fine[3],
+                                       hint="solve with precision=DIGITS (adaptive mpmath quadrature)")
+            theta, ref = th[0], numbers(th[0])
+    finally:
+        mod.set_quadrature(n0)
 
 
 def _mp_beta(beta, digits):
@@ -280,21 +339,40 @@ def _temperature(T, beta):
     if (T is None) == (beta is None):
         raise ParameterError("give exactly one of T=... or beta=...")
     try:
-        if T is not None:
-            T = float(T)
-            if not np.isfinite(T) or T < 0:
-                raise ParameterError(f"T must be >= 0 (T = 0 is the ground state), got {T}")
-            if 0 < T < 1 / MAX_BETA:
-                raise ParameterError(f"T = {T:g} is below 1/{MAX_BETA:g}: solve the ground state with T = 0")
-            return np.inf if T == 0 else 1.0 / T, T
-        beta = float(beta)
+        T, beta = (None if T is None else float(T)), (None if beta is None else float(beta))
     except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"temperature must be a number, got {T if T is not None else beta!r}") from None
+    if T is not None:
+        if not np.isfinite(T) or T < 0:
+            raise ParameterError(f"T must be >= 0 (T = 0 is the ground state), got {T}")
+        if 0 < T < 1 / MAX_BETA:
+            raise ParameterError(f"T = {T:g} is below 1/{MAX_BETA:g}: solve the ground state with T = 0")
+        return np.inf if T == 0 else 1.0 / T, T
     if not beta > 0:
         raise ParameterError(f"beta must be > 0, got {beta}")
     if MAX_BETA < beta < np.inf:
         raise ParameterError(f"beta = {beta:g} exceeds {MAX_BETA:g}: solve the ground state with T = 0")
     return beta, (0.0 if beta == np.inf else 1.0 / beta)
+
+
+def _require_finite(sol: Solution) -> None:
+    r"""A solution with a NaN, or an infinite number other than the replicon or the entropy, is not
+    returned (numerical honesty): raise :class:`ConvergenceError` with the solution attached.  A
+    signed infinite replicon (ReLU's :math:`\xi''(1) = \infty` at T = 0) or entropy (a continuous
+    model's :math:`s \to -\infty` as T -> 0) is a limit, not a failure."""
+    values = {"free_entropy": sol.free_entropy, "energy": sol.energy, "entropy": sol.entropy,
+              "replicon": sol.replicon, "residual": sol.residual, **sol.order_parameters}
+    bad = []
+    for k, v in values.items():
+        try:
+            if v is not None and not mpmath.isfinite(v) and (
+                    mpmath.isnan(v) or k not in ("replicon", "entropy")):
+                bad.append(k)
+        except (TypeError, ValueError):  # not a number (e.g. a list-valued profile entry)
+            continue
+    if bad:
+        raise ConvergenceError(f"{sol.model} {sol.ansatz} at T = {sol.T}: non-finite {', '.join(bad)}",
+                               residual=sol.residual, solution=sol)
 
 
 def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start: dict | None = None
@@ -331,6 +409,7 @@ def solve(target, T=None, beta=None, ansatz: str = "auto", precision=None, start
     if T is not None and b != np.inf:  # report the temperature exactly as given
         with mpmath.workdps((check_precision(precision) or 15) + 10):
             sol.T = float(T) if precision is None else mpmath.mpf(str(T))
+    _require_finite(sol)
     return sol
 
 

@@ -216,7 +216,7 @@ def threshold_energy(model, digits):
     with mpmath.workdps(digits + 5):
         try:
             chi, y = mpmath.findroot(F, (mpmath.mpf(start["chi"]), mpmath.mpf(start["y"])))
-        except (ValueError, ZeroDivisionError, KeyError):
+        except (ValueError, ZeroDivisionError, KeyError, TypeError):  # TypeError: the iterate left the reals
             return None
         th = [0, 0]
         th[ic], th[iy] = chi, y

@@ -87,11 +87,29 @@ def stationarity_residuals(phi: sp.Expr, variables, multiplicities: dict, fixed_
             out.append(sp.expand(v - fp[v]))
         elif v in multiplicities:
             g = gaussian_simplify(sp.diff(phi, v))
-            out.append(sp.factor(sp.cancel(g / multiplicities[v])) if not g.has(GaussianExpectation)
+            out.append(_bounded_factor(sp.cancel(g / multiplicities[v])) if not g.has(GaussianExpectation)
                        else g / multiplicities[v])
         else:
             out.append(gaussian_simplify(sp.diff(phi, v)))
     return tuple(out)
+
+
+#: above this total degree of numerator or denominator, :func:`_bounded_factor` keeps the cancelled
+#: form: factoring over the integers (Zassenhaus/Hensel) takes seconds at degree ~130 and does not
+#: finish at degree 1000 (xi = q**1000), while ``cancel`` (a polynomial gcd) stays fast
+FACTOR_MAX_DEGREE = 40
+
+
+def _bounded_factor(expr: sp.Expr) -> sp.Expr:
+    """``sp.factor(expr)`` for an already cancelled rational ``expr`` of small degree; ``expr``
+    itself beyond :data:`FACTOR_MAX_DEGREE` (the same function, cheaper canonical form).  The
+    choice depends only on ``expr``, so derivations stay deterministic."""
+    num, den = sp.fraction(expr)
+    for part in (num, den):
+        gens = sorted(part.free_symbols, key=str)
+        if gens and part.is_polynomial(*gens) and sp.Poly(part, *gens).total_degree() > FACTOR_MAX_DEGREE:
+            return expr
+    return sp.factor(expr)
 
 
 def jacobian(residuals, variables) -> sp.Matrix:
