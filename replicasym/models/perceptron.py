@@ -43,6 +43,7 @@ from scipy.optimize import brentq, root
 
 from ..derive import parse_ansatz
 from ..errors import ConvergenceError, ParameterError
+from ..markdown import latex_block, results_markdown
 from ..parsing import parse_expression
 from ..solution import check_precision, number
 from ..solvers.gardner import Compiled, roots_1d
@@ -688,10 +689,6 @@ exact enumeration of Ising weights at N ≤ 20, hit-and-run Gibbs sampling of th
 """
 
 
-def _block(tex: str) -> list:
-    return ["$$", tex, "$$", ""]
-
-
 def _sig(x, digits: int = 10) -> str:
     return "—" if x is None else mpmath.nstr(mpmath.mpf(x), digits)
 
@@ -711,22 +708,16 @@ def markdown() -> str:
              ("Spherical teacher and student", perceptron(labels="teacher")))
     for title, model in cases:
         d = model.derive("rs")
-        out += [f"## {title}: RS", "", "### Derivation", "", d.steps.markdown(), "### Results", "",
-                "Free entropy:", ""]
-        out += _block(r"\Phi = " + sp.latex(d.free_entropy))
-        out += ["Saddle-point equations:", ""]
-        for eq in d.equations:
-            out += _block(sp.latex(eq))
-        out += ["Replicon (stable where positive):", ""]
-        out += _block(r"\lambda_R = " + sp.latex(d.replicon))
+        out += [f"## {title}: RS", "", "### Derivation", "", d.steps.markdown(), "### Results", ""]
+        out += results_markdown(d)
         if d.capacity:
             out += ["Capacity ($q\\to1$):", ""]
-            out += _block(r"\alpha_c^{RS}(\kappa) = " + sp.latex(d.capacity["alpha_c"]))
+            out += latex_block(r"\alpha_c^{RS}(\kappa) = " + sp.latex(d.capacity["alpha_c"]))
             if "replicon_c" in d.capacity:
-                out += _block(r"\lambda_R^c = " + sp.latex(sp.simplify(d.capacity["replicon_c"])))
+                out += latex_block(r"\lambda_R^c = " + sp.latex(sp.simplify(d.capacity["replicon_c"])))
     d1 = perceptron().derive("1rsb")
     out += ["## Spherical weights, 1RSB (derived, not solved)", "", "Free entropy:", ""]
-    out += _block(r"\Phi = " + sp.latex(d1.free_entropy))
+    out += latex_block(r"\Phi = " + sp.latex(d1.free_entropy))
     out += _numbers_section()
     out += [_SEED_COMPARISON]
     return "\n".join(out).rstrip() + "\n"
