@@ -254,7 +254,8 @@ def test_dispatch_by_spins(monkeypatch):
 
     def record(*entry):
         calls.append(entry)
-        return SimpleNamespace(T=None)
+        return SimpleNamespace(T=None, model="sk", ansatz="frsb", free_entropy=None, energy=None, entropy=None,
+                               replicon=None, residual=None, order_parameters={})
     monkeypatch.setattr(pi, "solve_frsb", lambda model, beta, **kw: record("frsb", model.spins, beta))
     monkeypatch.setattr(pi, "solve_krsb", lambda model, beta, k, **kw: record(k, model.spins, beta))
     rs.solve(rs.models.sk(), T=0.8, ansatz="frsb")

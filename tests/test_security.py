@@ -400,6 +400,8 @@ def test_cache_directory_problems_are_one_line_errors(sandbox, tmp_path, monkeyp
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     monkeypatch.setenv("REPLICASYM_CACHE", str(blocker))
+    from replicasym.solvers import thermo
+    monkeypatch.setattr(thermo, "_EVALUATORS", {})  # earlier tests' in-process evaluators need no cache
     argv = ["solve", "sk", "--ansatz", "rs", "--T", "0.41"]
     status, out, err, events = run_cli(argv, sandbox)
     assert assert_clean_exit(argv, status, out, err, events) == "error"
