@@ -334,10 +334,16 @@ def _has_temperature(model) -> bool:
 
 def cmd_solve(args, out) -> int:
     model, params = _build_model(args)
+    if getattr(args, "alpha", None) is not None and _has_temperature(model):
+        raise UsageError(f"--alpha is the load of a model without temperature; use --T for {args.model}")
     if args.T is None and args.beta is None and _has_temperature(model):
         raise UsageError("one of the arguments --T --beta is required")
     try:
-        sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
+        if getattr(args, "alpha", None) is not None:  # the load of a model without temperature
+            sol = model.solve(ansatz=args.ansatz, precision=args.precision, alpha=args.alpha,
+                              **_temperature_kwargs(args))
+        else:
+            sol = _api("solve")(model, ansatz=args.ansatz, precision=args.precision, **_temperature_kwargs(args))
     except ConvergenceError as exc:
         sol = getattr(exc, "solution", None)
         if not (args.keep_unconverged and hasattr(sol, "as_dict")):
@@ -382,6 +388,15 @@ def _print_solution(data: dict, out, digits, header: bool, model: str = "", para
         print(f"  {'converged':<{width}} {d['converged']}  (residual {_fmt(d.get('residual'))})", file=out)
 
 
+def _note_missing_backend(backend: str) -> None:
+    """One line on stderr when the module just written needs a library (jax, cupy) missing here."""
+    from .codegen.render import require_backend
+    try:
+        require_backend(backend)
+    except ReplicasymError as exc:
+        print(f"note: the module was written, but importing it here will fail: {exc}", file=sys.stderr)
+
+
 def cmd_codegen(args, out) -> int:
     model, _ = _build_model(args)
     d = _api("derive")(model, ansatz=args.ansatz)
@@ -397,6 +412,7 @@ def cmd_codegen(args, out) -> int:
         out.write(source if source.endswith("\n") else source + "\n")
         return EXIT_OK
     atomic_write(args.output, source)
+    _note_missing_backend(args.backend)
     if args.json:
         _emit_json({"model": args.model, "ansatz": args.ansatz, "backend": args.backend,
                     "output": args.output, "bytes": len(source.encode())}, out)
@@ -466,7 +482,10 @@ def cmd_scan_load(args, out) -> int:
     if _has_temperature(model) or not hasattr(model, "scan"):
         raise UsageError(f"--alpha scans the load of a model without temperature; use --T for {args.model}")
     points = [jsonable(_solution_dict(s)) for s in model.scan(loads)]
-    if plt is not None:
+    if plt is not None and all("profile" in p for p in points):  # yoshino: the layer profiles
+        from .studies.yoshino import plot_profiles
+        plot_profiles(plt, points, args.plot, title=f"{args.model} {_fmt(params)}")
+    elif plt is not None:
         _plot(plt, points, args, x="alpha", keys=("free_entropy", "epsilon_g"))
     if args.json:
         _emit_json({"model": args.model, "params": jsonable(params), "points": points,
@@ -821,6 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()  # one is required except for signal
     g.add_argument("--T", type=_nonneg_float, metavar="X", help="temperature (0: ground state)")
     g.add_argument("--beta", type=_nonneg_float, metavar="X", help="inverse temperature")
+    p.add_argument("--alpha", type=_nonneg_float, metavar="X",
+                   help="the load alpha of a model without temperature (perceptron, yoshino); the same as "
+                        "--param alpha=X")
     p.add_argument("--precision", type=_precision, metavar="DIGITS",
                    help="solve with mpmath at this many significant digits (JSON numbers become strings "
                         "above 15 digits)")
@@ -836,9 +858,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Python module (written atomically to FILE.py; '-o -' prints it).",
                        epilog="examples:\n  replicasym codegen sk --ansatz rs --backend numpy -o sk_rs.py\n"
                               "  replicasym codegen spherical --param p=3 --ansatz 1rsb --backend mpmath "
-                              "-o pspin3.py")
+                              "-o pspin3.py\n"
+                              "  replicasym codegen sk --param h=0.3 --ansatz rs --backend jax -o sk_rs_jax.py")
     _common(p, ansatz_required=True)
-    p.add_argument("--backend", choices=("numpy", "mpmath"), required=True, help="numpy | mpmath")
+    p.add_argument("--backend", choices=("numpy", "mpmath", "jax", "cupy"), required=True,
+                   help="numpy | mpmath | jax | cupy (jax/cupy: the numpy functions and newton/sweep on "
+                        "xp = jax.numpy or cupy, no solve(); the module needs that library at import time)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.py", help="output file ('-' for stdout)")
     p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
     p.set_defaults(func=cmd_codegen)

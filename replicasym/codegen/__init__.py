@@ -1,25 +1,27 @@
 """Code generation: a :class:`~replicasym.derivation.Derivation` -> a standalone numeric module.
 
 * :func:`render` -- module source (numpy: vectorised truncated trapezoidal rule for the Gaussian
-  expectations, 1601 nodes on [-10, 10] by default, evaluated in bounded-memory chunks, and a
-  batched Newton solver; mpmath: an adaptive trapezoidal rule at the working precision and a
-  scalar Newton solver).  The trapezoidal rule converges geometrically for analytic integrands
+  expectations, 1601 nodes on [-10, 10] by default, evaluated in bounded-memory chunks, a batched
+  Newton solver and ``sweep`` (continuation over a grid); mpmath: an adaptive trapezoidal rule at
+  the working precision and a scalar Newton solver; jax / cupy: the numpy template family printed
+  against the array namespace ``xp``, without ``solve``).  The trapezoidal rule converges geometrically for analytic integrands
   (Trefethen & Weideman, SIAM Review 56 (2014) 385), unlike Gauss--Hermite at low temperature.
 * :func:`load` -- render, store in a content-addressed cache (SHA-256 of the source), import.
 * :func:`content_hash` -- the SHA-256 of a rendered source (the cache key).
 
-Generated modules import only numpy (resp. mpmath) and the standard library.
+Generated modules import only numpy (resp. mpmath; jax or cupy, and numpy) and the standard library.
 """
 from __future__ import annotations
 
 from .cache import content_hash, default_cache_dir, import_source, store
-from .render import BACKENDS, render_source
+from .render import BACKENDS, render_source, require_backend
 
 __all__ = ["BACKENDS", "content_hash", "default_cache_dir", "load", "render"]
 
 
 def render(derivation, backend: str = "numpy") -> str:
-    """Source of the generated module for ``derivation``; ``backend`` is ``"numpy"`` or ``"mpmath"``.
+    """Source of the generated module for ``derivation``; ``backend`` is ``"numpy"``, ``"mpmath"``,
+    ``"jax"`` or ``"cupy"`` (rendering the source needs neither jax nor cupy).
 
     Deterministic: the same derivation always renders to byte-identical source.
     """
@@ -31,8 +33,10 @@ def load(derivation, backend: str = "numpy", cache_dir=None):
 
     ``cache_dir`` defaults to ``$REPLICASYM_CACHE`` or ``~/.cache/replicasym``.  The entry is
     written atomically and verified against its hash when read back; a corrupted or truncated
-    entry is regenerated.  Returns the imported module.
+    entry is regenerated.  Returns the imported module.  A backend whose library is not installed
+    (jax, cupy) raises :class:`~replicasym.errors.ParameterError` saying how to install it.
     """
+    require_backend(backend)
     source = render(derivation, backend)
     path, data = store(source, backend, cache_dir)
     digest = content_hash(source)

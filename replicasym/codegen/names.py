@@ -14,6 +14,7 @@ IDENT_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*\Z")
 #: names used by the generated modules themselves (plus every CSE temporary ``x<digits>``)
 RESERVED = frozenset({
     "numpy", "mpmath", "math", "theta", "params", "theta0", "tol", "maxiter", "damping",
+    "xp", "jax", "cupy", "cupyx", "special",
     "PARAMS", "ORDER_PARAMETERS", "BOUNDS", "MODEL", "ANSATZ", "GROUND_STATE_PARAMS",
     "GROUND_STATE_ORDER_PARAMETERS", "GROUND_STATE_BOUNDS", "QUADRATURE_NODES",
 }) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))

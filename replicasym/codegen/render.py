@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import math
 import numbers
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -16,10 +18,19 @@ from ..symbolic.gaussian import GaussianExpectation, gaussian_variables
 from .names import assign_names, docstring_text, one_line
 from .printers import MpmathQuadraturePrinter, NumpyQuadraturePrinter, inert, stabilize
 
-__all__ = ["BACKENDS", "render_source", "template_source"]
+__all__ = ["ARRAY_BACKENDS", "BACKENDS", "render_source", "require_backend", "template_source"]
 
 #: backend name -> template file
-BACKENDS = {"numpy": "numpy_module.py.j2", "mpmath": "mpmath_module.py.j2"}
+BACKENDS = {"numpy": "numpy_module.py.j2", "mpmath": "mpmath_module.py.j2",
+            "jax": "array_module.py.j2", "cupy": "array_module.py.j2"}
+
+#: array-API backends (the numpy template family printed against the namespace ``xp``): the module
+#: they import and the pip extra that installs it
+ARRAY_BACKENDS = {"jax": ("jax", "jax"), "cupy": ("cupy", "gpu-cupy")}
+
+#: what the printed numpy code calls as ``numpy.<name>``, re-targeted to ``xp.<name>`` (the printed
+#: code has no string literals and user symbols are sanitised identifiers that never end in "numpy")
+_NUMPY_PREFIX = re.compile(r"(?<![\w.])numpy\.")
 
 #: default trapezoidal nodes on [-10, 10] per Gaussian axis, by nesting depth of the expectations.
 #: The error is ~exp(-pi^2 / (a h)) for tanh(a z), log cosh(a z), h = 20 / (n - 1):
@@ -28,8 +39,11 @@ BACKENDS = {"numpy": "numpy_module.py.j2", "mpmath": "mpmath_module.py.j2"}
 #: 0.5 s + 1.9 s per grid point for SK 1RSB residuals + Jacobian on one core, vs 0.02 s + 0.07 s);
 #: depth >= 3: 161 per axis (h = 0.125), ~1e-12 up to a ~ 2.8.  set_quadrature() overrides.
 DEFAULT_QUADRATURE_NODES = {1: 1601, 2: 401, 3: 161}
-#: most array elements (grid points x nodes**depth) a generated numpy function evaluates at once
-DEFAULT_CHUNK_ELEMENTS = 1 << 22
+#: most array elements (grid points x nodes**depth) a generated function evaluates at once, by backend.
+#: numpy: 2**15 doubles (256 KiB temporaries stay in cache and below glibc's mmap threshold, so no page
+#: faults per temporary): SK RS Newton on 10^4 points x 1601 nodes takes about half the CPU time it
+#: takes with 2**22 (benchmarks/README.md); jax (fused by jit) and cupy (a GPU wants large batches): 2**22.
+DEFAULT_CHUNK_ELEMENTS = {"numpy": 1 << 15, "jax": 1 << 22, "cupy": 1 << 22}
 
 
 def nesting_depth(expr) -> int:
@@ -39,6 +53,27 @@ def nesting_depth(expr) -> int:
     if not isinstance(expr, sp.Basic) or expr.is_Atom:
         return 0
     return max([nesting_depth(a) for a in expr.args] or [0])
+
+
+def _plain_factor(e) -> bool:
+    """A number, a symbol or a numeric power of a symbol (beta, 1/2, sqrt(q), 1/q**2)."""
+    return bool(e.is_Number or e.is_Symbol or (e.is_Pow and e.base.is_Symbol and e.exp.is_Number))
+
+
+def pull_constants(expr):
+    r"""Linearity of the Gaussian average, :math:`\mathbb E_z[c\,f(z)] = c\,\mathbb E_z[f(z)]`, for the
+    factors ``c`` of an integrand that are free of ``z`` and plain (:func:`_plain_factor`): they are
+    then applied once per grid point instead of once per quadrature node.  Exponential-like factors
+    stay inside, where the log-sum-exp stabilisation (printers.stabilize) needs them."""
+    def pull(e):
+        f, z = e.args
+        outside = [a for a in sp.Mul.make_args(f) if z not in a.free_symbols and _plain_factor(a)]
+        if not outside:
+            return e
+        inside = [a for a in sp.Mul.make_args(f) if a not in outside]
+        return sp.Mul(*outside) * GaussianExpectation(sp.Mul(*inside), z)
+
+    return expr.replace(lambda e: isinstance(e, GaussianExpectation), pull)
 
 
 def default_quadrature_nodes(depth: int) -> int:
@@ -90,23 +125,34 @@ def _as_expr(eq) -> sp.Expr:
     return sp.sympify(eq)
 
 
+def require_backend(backend: str) -> None:
+    """Raise :class:`ParameterError` (one line, how to install) when ``backend``'s library is missing."""
+    if backend not in BACKENDS:
+        raise ParameterError(f"unknown backend {backend!r}; expected one of {', '.join(sorted(BACKENDS))}")
+    if backend in ARRAY_BACKENDS:
+        module, extra = ARRAY_BACKENDS[backend]
+        if importlib.util.find_spec(module) is None:
+            raise ParameterError(f"backend {backend!r} needs {module}, which is not installed; install it "
+                                 f"with: pip install 'replicasym[{extra}]' (or use backend 'numpy')")
+
+
 def _bound_literal(value, backend: str):
     """A literal for a numeric bound, ``None`` for a symbolic one (then unconstrained)."""
     v = sp.sympify(value)
-    inf = "numpy.inf" if backend == "numpy" else "mpmath.inf"
+    inf = {"numpy": "numpy.inf", "mpmath": "mpmath.inf"}.get(backend, "math.inf")
     if v is sp.oo:
         return inf
     if v is sp.S.NegativeInfinity:
         return "-" + inf
     if not (v.is_number and v.is_real):
         return None
-    if backend == "numpy":
+    if backend != "mpmath":
         return repr(float(v))
     if v.is_Integer:
-        return "mpmath.mpf(%d)" % int(v)
+        return f"mpmath.mpf({int(v)})"
     if v.is_Rational:
-        return "mpmath.mpf(%d) / %d" % (v.p, v.q)
-    return "mpmath.mpf(%r)" % str(sp.Float(v, 30))
+        return f"mpmath.mpf({int(v.p)}) / {int(v.q)}"
+    return f"mpmath.mpf({str(sp.Float(v, 30))!r})"
 
 
 #: generated code lines longer than this are broken inside parentheses (between tokens)
@@ -142,6 +188,11 @@ def _py_literal(value) -> str:
     return repr(str(value))
 
 
+def _rows(flat: list, matrix) -> list:
+    """The row-major flat list of ``matrix``'s entries as a list of its rows."""
+    return [flat[i * matrix.cols:(i + 1) * matrix.cols] for i in range(matrix.rows)]
+
+
 @dataclass
 class _Function:
     name: str
@@ -149,10 +200,10 @@ class _Function:
     inputs: list          # local names, theta first then params
     n_theta: int
     n_params: int
-    gaussians: list       # [(name, axis)] (numpy only)
+    gaussians: list       # [(name, axis)] (vectorised backends only)
     unpack: list          # the inputs, unused ones prefixed with "_" (mpmath unpacking)
     lines: list           # "x0 = ..." assignment lines
-    kind: str             # "scalar" | "vector" | "matrix"
+    kind: str             # "scalar" | "vector" | "matrix" | "system" (a vector and its Jacobian)
     result: object        # printed expression(s)
 
 
@@ -205,32 +256,39 @@ class _Renderer:
             raise ValueError("expressions contain symbols that are neither order parameters nor "
                              f"parameters: {sorted(map(str, extra))}")
         self.names = assign_names([*self.theta, *self.params, *self.gs_theta, *zs])
-        printer_cls = NumpyQuadraturePrinter if backend == "numpy" else MpmathQuadraturePrinter
+        self.vectorised = backend != "mpmath"  # numpy and the array-API backends
+        printer_cls = NumpyQuadraturePrinter if self.vectorised else MpmathQuadraturePrinter
         self.printer = printer_cls(self.names, self.axes,
                                    {"fully_qualified_modules": True, "inline": True,
                                     "allow_unknown_functions": False})
 
     def _all_exprs(self):
         for v in self.exprs.values():
-            if isinstance(v, sp.MatrixBase) or isinstance(v, list):
+            if isinstance(v, (sp.MatrixBase, list)):
                 yield from v
             else:
                 yield v
 
     # ------------------------------------------------------------------ code
     def _print(self, e) -> str:
-        return self.printer.doprint(e)
+        code = self.printer.doprint(e)
+        if self.backend in ARRAY_BACKENDS:
+            code = _NUMPY_PREFIX.sub("xp.", code)
+        return code
 
-    def function(self, name, doc, theta, params, kind) -> _Function:
-        value = self.exprs[name]
-        if kind == "scalar":
-            flat = [value]
-        elif kind == "vector":
-            flat = list(value)
+    def function(self, name, doc, theta, params, kind, parts=None) -> _Function:
+        """One generated function; ``kind="system"`` evaluates the vector ``parts[0]`` and the matrix
+        ``parts[1]`` together (one common-subexpression pass: a Newton step computes both)."""
+        if kind == "system":
+            vector, matrix = (self.exprs[p] for p in parts)
+            flat = [*vector, *matrix]  # matrix row-major
+            indents = [12] * len(vector) + [16] * len(matrix)
         else:
-            flat = list(value)  # row-major
-        if self.backend == "numpy":
-            flat = [stabilize(e) for e in flat]
+            value = self.exprs[name]
+            flat = [value] if kind == "scalar" else list(value)  # matrices row-major
+            indents = [{"scalar": 4, "vector": 8}.get(kind, 12)] * len(flat)
+        if self.vectorised:
+            flat = [stabilize(pull_constants(e)) for e in flat]
             ignore = ()
         else:
             flat = [inert(e) for e in flat]
@@ -239,15 +297,16 @@ class _Renderer:
         temps = sp.numbered_symbols("x", cls=sp.Symbol, exclude=taken)
         reps, reduced = sp.cse(flat, symbols=temps, ignore=ignore, order="canonical")
         lines = [f"{self._print(s)} = {_wrapped(self._print(v), 4)}" for s, v in reps]
-        indent = {"scalar": 4, "vector": 8}.get(kind, 12)
-        printed = [_wrapped(self._print(e), indent, parens=self.backend == "numpy") for e in reduced]
+        printed = [_wrapped(self._print(e), indent, parens=self.vectorised)
+                   for e, indent in zip(reduced, indents)]
         if kind == "scalar":
             result = printed[0]
         elif kind == "vector":
             result = printed
+        elif kind == "matrix":
+            result = _rows(printed, value)
         else:
-            n = value.rows
-            result = [printed[i * value.cols:(i + 1) * value.cols] for i in range(n)]
+            result = [printed[:len(vector)], _rows(printed[len(vector):], matrix)]
         used = set().union(*[e.atoms(sp.Symbol) for e in flat]) if flat else set()
         gauss = [(self.names[z], self.axes[z]) for z in self.gaussians if z in used]
         unpack = [self.names[s] if s in used else "_" + self.names[s] for s in (*theta, *params)]
@@ -265,6 +324,11 @@ class _Renderer:
 
     def context(self) -> dict:
         d = self.d
+        kernel = self.covariance_kernel()
+        if kernel is not None and self.backend in ARRAY_BACKENDS:
+            raise ParameterError(f"backend {self.backend!r}: this model's covariance xi is a network kernel "
+                                 "evaluated by replicasym.kernels on the host (numpy); generate it with "
+                                 "backend 'numpy'")
         model_name = getattr(d.model, "name", None) or type(d.model).__name__
         order = ", ".join(map(str, self.theta))
         fns = [
@@ -279,6 +343,10 @@ class _Renderer:
             self.function("replicon", "Replicon eigenvalue (positive where RS/RSB is stable).",
                           self.theta, self.params, "scalar"),
         ]
+        if self.vectorised:
+            fns.append(self.function("residuals_and_jacobian", "[residuals, jacobian] evaluated together "
+                                     "(shared subexpressions; one Newton step).", self.theta, self.params,
+                                     "system", ("residuals", "jacobian")))
         if d.zero_temperature is not None:
             fns += [
                 self.function("ground_state_energy", "Ground-state energy functional E0(theta0; params).",
@@ -288,6 +356,11 @@ class _Renderer:
                 self.function("ground_state_jacobian", "[[d^2 E0/dtheta0_i dtheta0_j]].",
                               self.gs_theta, self.gs_params, "matrix"),
             ]
+            if self.vectorised:
+                fns.append(self.function("ground_state_gradient_and_jacobian", "[ground_state_gradient, "
+                                         "ground_state_jacobian] evaluated together.", self.gs_theta,
+                                         self.gs_params, "system",
+                                         ("ground_state_gradient", "ground_state_jacobian")))
             if "ground_state_replicon" in self.exprs:
                 fns.append(self.function("ground_state_replicon", "Replicon at T = 0 (positive where the "
                                          "ground state is stable).", self.gs_theta, self.gs_params, "scalar"))
@@ -304,8 +377,9 @@ class _Renderer:
                 out.append((lo_s, hi_s))
             return out
 
-        kernel = self.covariance_kernel()
         ctx = {
+            "backend": self.backend,
+            "xp": "xp" if self.backend in ARRAY_BACKENDS else "numpy",  # the printed array namespace
             "covariance_kernel": kernel.source() if kernel else None,
             "covariance_imports": kernel.imports if kernel else (),
             "model_name": one_line(model_name),
@@ -331,7 +405,7 @@ class _Renderer:
             "zero_temperature": d.zero_temperature is not None,
             "quadrature_nodes": default_quadrature_nodes(self.depth),
             "nesting_depth": self.depth,
-            "chunk_elements": DEFAULT_CHUNK_ELEMENTS,
+            "chunk_elements": DEFAULT_CHUNK_ELEMENTS.get(self.backend),
             "model_params": _py_literal(d.model.public_params() if hasattr(d.model, "public_params") else {}),
             "param_values": [(self.names[s], _py_literal(float(d.param_values[s])))
                              for s in d.params if s in (d.param_values or {})],
@@ -340,7 +414,9 @@ class _Renderer:
 
 
 def render_source(derivation, backend: str) -> str:
-    """Module source for ``derivation`` and ``backend`` (``"numpy"`` or ``"mpmath"``)."""
+    """Module source for ``derivation`` and ``backend``: ``"numpy"``, ``"mpmath"``, or an array-API backend
+    ``"jax"`` / ``"cupy"`` (the numpy template family printed against ``xp`` = ``jax.numpy`` / ``cupy``;
+    rendering needs neither library, importing the module does)."""
     if getattr(derivation, "ansatz", None) == "frsb":
         raise ParameterError("codegen: full RSB has a functional order parameter x(q) and is solved by the "
                              "Parisi solvers (replicasym.solvers.parisi_*), not by generated saddle-point "

@@ -10,10 +10,11 @@ from .perceptron import perceptron
 from .signal import signal
 from .spec import ModelSpec
 from .spherical import spherical
+from .yoshino import yoshino
 
-__all__ = ["ModelSpec", "spherical", "sk", "mlp", "perceptron", "signal", "build", "MODELS"]
+__all__ = ["ModelSpec", "spherical", "sk", "mlp", "perceptron", "signal", "yoshino", "build", "MODELS"]
 
-MODELS = {"spherical": spherical, "sk": sk, "mlp": mlp, "perceptron": perceptron, "signal": signal}
+MODELS = {"spherical": spherical, "sk": sk, "mlp": mlp, "perceptron": perceptron, "signal": signal, "yoshino": yoshino}
 
 
 def build(name: str, **params) -> ModelSpec:

@@ -187,7 +187,7 @@ def replicated_constraint(Q: ParisiMatrix, channel: OutputChannel, fields: Seque
     site = {}
     for y in labels:
         before = E(channel.weight(y, -u_sym + width * eta), eta)
-        after = closed_form(before)
+        after = closed_form(linearize(before))
         if after.has(GaussianExpectation):
             raise ValueError(f"the output channel {channel.description} has no closed-form innermost "
                              "average; only closed-form channels are supported")

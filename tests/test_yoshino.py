@@ -1,0 +1,139 @@
+"""Yoshino's deep network of perceptrons: the engine's layer functional and the RS layer profile."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import replicasym as rs
+from replicasym.errors import ConvergenceError, ParameterError
+from replicasym.solvers import yoshino as ysolve
+
+
+@pytest.fixture(scope="module")
+def perceptron_alpha1():
+    return rs.models.perceptron(alpha=1.0).solve()
+
+
+def test_depth_one_is_gardners_perceptron(perceptron_alpha1):
+    # L = 1: one weight layer between clamped inputs and outputs is Gardner's spherical perceptron
+    # (Gardner 1988); compare with the project's perceptron solver at alpha = 1 (kappa = 0)
+    p = rs.models.yoshino(depth=1, alpha=1.0).solve()
+    s = perceptron_alpha1
+    assert p.Q[0] == pytest.approx(float(s.order_parameters["q"]), abs=1e-9)
+    assert p.free_entropy == pytest.approx(float(s.free_entropy), abs=1e-9)
+    assert p.replicon[0] == pytest.approx(float(s.replicon), abs=1e-8)
+    # reference/yoshino_bahri.md A.4 (RS, kappa = 0): Q(alpha = 1.9) = 0.9709
+    assert rs.models.yoshino(depth=1, alpha=1.9).solve().Q[0] == pytest.approx(0.9709, abs=1e-4)
+
+
+def test_depth_one_teacher_is_gibbs_learning():
+    # teacher-student at L = 1 is Gibbs learning of a spherical perceptron (Engel & Van den Broeck
+    # ch. 2); the perceptron solver's R at alpha = 1, and the Nishimori line q = R
+    s = rs.models.perceptron(alpha=1.0, labels="teacher").solve()
+    p = rs.models.yoshino(depth=1, alpha=1.0, scenario="teacher").solve()
+    assert p.Q[0] == pytest.approx(float(s.order_parameters["R"]), abs=1e-8)
+    assert p.Q[0] == pytest.approx(float(s.order_parameters["q"]), abs=1e-8)
+
+
+def test_liquid_free_entropy_is_annealed():
+    # below every transition the design space is the annealed one: each of the M N outputs is right
+    # with probability 1/2, Phi = -alpha log 2 per weight (kappa = 0)
+    p = rs.models.yoshino(depth=3, alpha=1.0).solve()
+    assert max(p.Q) < 1e-10
+    assert p.free_entropy == pytest.approx(-math.log(2), abs=1e-12)
+
+
+def test_output_boundary_layer_table():
+    # reference/yoshino_bahri.md A.4 [COMPUTED, independent mpmath script]: boundary subsystem at
+    # alpha = 3: Q = 0.0627, q = 0.0372 (4 digits); the rest of a deep net is liquid
+    p = rs.models.yoshino(depth=4, alpha=3.0).solve()
+    assert p.Q[-1] == pytest.approx(0.0627, abs=1e-4)
+    assert p.q[-2] == pytest.approx(0.0372, abs=1e-4)
+    assert max(p.Q[:-1]) < 1e-10 and max(p.q[1:-2]) < 1e-10
+    assert p.thickness == (0, 1)
+
+
+def test_onsets_from_landau_analysis():
+    # Landau analysis of the cavity closure (reference/yoshino_bahri.md A.4, derived there and
+    # re-derived in derivations/yoshino.md): the output layer next to a liquid interior freezes at
+    # alpha = pi^2/4; a net with one hidden layer at u + u^2 = 1, u = 4 alpha/pi^2
+    r = ysolve.phase(rs.models.yoshino(depth=3), [2.0, 3.0])
+    assert r["alpha_transition"][:2] == [None, None]
+    assert r["alpha_transition"][2] == pytest.approx(math.pi**2 / 4, rel=2e-6)
+    r2 = ysolve.phase(rs.models.yoshino(depth=2), [1.4, 1.6])
+    assert r2["alpha_transition"][1] == pytest.approx((math.sqrt(5) - 1) * math.pi**2 / 8, rel=2e-6)
+
+
+def test_gaussian_gap_closure_is_symmetric():
+    # closure V1 treats both boundaries alike (l <-> L + 1 - l): both boundary layers freeze at
+    # pi^2/4 (its Landau analysis, reference/yoshino_bahri.md A.4), the centre stays liquid
+    m = rs.models.yoshino(depth=4, closure="gaussian-gap")
+    r = ysolve.phase(m, [2.0, 3.0])
+    a = r["alpha_transition"]
+    assert a[0] == pytest.approx(math.pi**2 / 4, rel=2e-6)
+    assert a[3] == pytest.approx(math.pi**2 / 4, rel=2e-6)
+    assert a[1] is None and a[2] is None
+    p = m.solve(alpha=3.0)
+    assert p.Q[0] == pytest.approx(p.Q[-1], abs=1e-9)
+
+
+def test_quadrature_grid_is_converged():
+    # the trapezoidal grid (NODES) against one twice as fine at a frozen hidden layer
+    num = ysolve._Numerics("cavity", False)
+    args = (np.array([0.9, 0.5]), np.array([0.6, 0.3]), np.array([20.0, 2.0]), np.array([0.5, 0.2]),
+            np.zeros(2))
+    coarse = np.array(num.hid(*args))
+    fine = ysolve.Nested.__new__(ysolve.Nested)
+    fine.__dict__.update(num.hid.__dict__)
+    fine.z, fine.w = ysolve._nodes(2 * ysolve.NODES - 1, ysolve.HALF_WIDTH + 2)
+    assert np.max(np.abs(coarse - np.array(fine(*args)))) < 1e-10
+
+
+def test_engine_derivation_records_the_steps():
+    d = rs.derive(rs.models.yoshino(depth=3), "rs")
+    rules = d.steps.rules()
+    for rule in ("dense limit", "hidden neurons (cavity)", "replica limit", "assembly", "saddle-point equations"):
+        assert rule in rules
+    assert len(d.order_parameters) == 3 + 2 + 2
+    assert "qhat_1" in {str(s) for s in d.free_entropy.free_symbols}
+
+
+def test_bad_input_and_non_convergence(monkeypatch):
+    with pytest.raises(ParameterError):
+        rs.models.yoshino(depth=0)
+    with pytest.raises(ParameterError):
+        rs.models.yoshino(depth=2, closure="nonsense")
+    with pytest.raises(ParameterError):
+        rs.models.yoshino(depth=2, scenario="teacher", kappa=0.5)
+    with pytest.raises(ParameterError):
+        rs.models.yoshino(depth=2).solve()            # no load
+    monkeypatch.setattr(ysolve, "MAX_SWEEPS", 1)
+    monkeypatch.setattr(ysolve, "NEWTON_STEPS", 0)
+    with pytest.raises(ConvergenceError) as exc:
+        rs.models.yoshino(depth=2, alpha=2.0).solve()
+    assert exc.value.residual is not None and exc.value.residual > 0
+
+
+def test_cli_solve_json(capsys):
+    from replicasym.cli import main
+    assert main(["solve", "yoshino", "--param", "depth=2", "--alpha", "2", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["model"] == "yoshino" and obj["converged"] is True
+    assert len(obj["profile"]["Q"]) == 2 and len(obj["profile"]["q"]) == 3
+    assert obj["thickness"] == {"input": 2, "output": 2}
+
+
+@pytest.mark.slow
+def test_frozen_thickness_grows_with_log_alpha():
+    # the claim of the seed abstract (Yoshino 2020): layer-by-layer transitions moving into the bulk,
+    # the solid region thickening with log(alpha); here from the output side (cavity closure)
+    m = rs.models.yoshino(depth=8)
+    r = ysolve.phase(m, np.geomspace(2.0, 400.0, 12))
+    onsets = [a for a in r["alpha_transition"] if a is not None]
+    assert len(onsets) >= 3
+    assert all(b > a for a, b in zip(onsets[::-1], onsets[-2::-1]))  # deeper layers freeze later
+    th = r["scan"]["thickness_output"]
+    assert th == sorted(th) and th[-1] >= 3
