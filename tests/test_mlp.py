@@ -160,7 +160,7 @@ def test_mlp_bad_parameters():
     with pytest.raises(ParameterError):
         rs.models.mlp("tanh", C_W=-1.0)
     with pytest.raises(ParameterError):
-        rs.models.mlp("tanh", alpha=2.0)
+        rs.models.mlp("tanh", alpha=-2.0)  # finite width exists (issue 7); a negative width does not
     with pytest.raises(ParseError):
         rs.models.mlp("__import__('os').system('true')")
     with pytest.raises(ParameterError):

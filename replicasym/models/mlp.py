@@ -19,7 +19,9 @@ numerically (:mod:`replicasym.symbolic.covariance`); the disorder average, Paris
 
 Shaped activations (``shaped_relu``, ``shaped_tanh``) are scaled with the network depth
 (:math:`s_\pm = 1\pm c/\sqrt L`, Li, Nica & Roy 2022): their ``depth`` parameter defaults to the
-network's.  Finite width (``alpha``) is the layered action of issue 7 and is not available here.
+network's.  Finite width (``alpha``: one ratio :math:`N_\ell/N` for every hidden layer or one per
+layer) returns a :class:`FiniteWidthMLP`, solved through the layered action of
+:mod:`replicasym.symbolic.layered` (one generic layer block) and the zipper solver.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from ..symbolic.covariance import covariance_function
 from ..symbolic.trace import Trace
 from .spec import OVERLAP, ModelSpec
 
-__all__ = ["mlp"]
+__all__ = ["FiniteWidthMLP", "mlp"]
 
 
 def _positive_int(name: str, value) -> int:
@@ -72,13 +74,13 @@ def mlp(activation: str | sp.Expr = "tanh", depth: int = 1, C_W: float = 1.0, C_
     ``shape``/``slope``: parameters of shaped / leaky activations.  ``continuum=True`` (shaped
     activations only) is the depth -> oo limit: xi(q) = rho(1; q) from the correlation ODE of
     :mod:`replicasym.kernels.shaped`, normalised to xi(1) = 1 (depth, C_W, C_b not used)."""
-    if alpha is not None and not (isinstance(alpha, (int, float)) and math.isinf(alpha)):
-        raise ParameterError("mlp: finite width (alpha=...) needs the layered finite-width action, "
-                             "which is not available in this version; omit alpha for the GP limit")
+    finite = alpha is not None and not (isinstance(alpha, (int, float)) and math.isinf(alpha))
     flag = str(continuum).strip().lower()
     if flag not in ("1", "true", "yes", "0", "false", "no"):
         raise ParameterError(f"mlp: continuum must be true or false, got {continuum!r}")
     if flag in ("1", "true", "yes"):
+        if finite:
+            raise ParameterError("mlp: continuum=true is the GP limit of a shaped network; drop alpha")
         return _continuum(str(activation).strip(), 1.0 if shape is None else shape)
     L = _positive_int("depth", depth)
     cw, cb = _variance("C_W", C_W, True), _variance("C_b", C_b, False)
@@ -91,6 +93,8 @@ def mlp(activation: str | sp.Expr = "tanh", depth: int = 1, C_W: float = 1.0, C_
     if isinstance(name, str) and name in BUILTINS and "depth" in BUILTINS[name][1]:
         params["depth"] = L  # shaped activations scale with the network depth
     act = make_activation(name, **params)
+    if finite:
+        return FiniteWidthMLP(act, _widths(alpha, L), cw, cb, {k: v for k, v in params.items() if k != "depth"})
     kernel = DeepKernel(act, L, cw, cb)
     xi = covariance_function(kernel)(OVERLAP)
     values = kernel(np.array([0.0, 1.0]), 1)
@@ -102,6 +106,75 @@ def mlp(activation: str | sp.Expr = "tanh", depth: int = 1, C_W: float = 1.0, C_
     return ModelSpec(name="mlp", spins="spherical", xi=xi, options=options, steps=_kernel_steps(kernel, xi),
                      description=f"random MLP Hamiltonian (GP limit): activation {act.name}, depth {L}, "
                                  f"C_W = {cw:g}, C_b = {cb:g}; xi = K^(L+1), the NNGP kernel")
+
+
+#: the largest finite width ratio (beyond it the GP limit, alpha omitted, is the model)
+MAX_ALPHA = 1e12
+
+
+def _widths(alpha, depth: int) -> tuple:
+    """alpha_1..alpha_L from one number (every hidden layer) or one per layer."""
+    values = list(alpha) if isinstance(alpha, (list, tuple)) else [alpha] * depth
+    if len(values) != depth:
+        raise ParameterError(f"mlp: alpha needs one value or one per hidden layer (depth = {depth}), "
+                             f"got {len(values)}")
+    out = []
+    for v in values:
+        try:
+            a = float(v)
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(f"mlp: alpha must be numbers, got {v!r}") from None
+        if isinstance(v, bool) or not (math.isfinite(a) and 0 < a <= MAX_ALPHA):
+            raise ParameterError(f"mlp: every alpha must be a finite number in (0, {MAX_ALPHA:g}], got {v!r}")
+        out.append(a)
+    return tuple(out)
+
+
+class FiniteWidthMLP:
+    r"""The random MLP at finite width, :math:`N_\ell = \alpha_\ell N` (reference/winer_hanin_mlp.md
+    §3): the network only (activation, widths, variances).  The layered replica action, its
+    saddle-point equations and trace are :mod:`replicasym.symbolic.layered`; the numbers come from the
+    zipper solver :mod:`replicasym.solvers.zipper`."""
+
+    name = "mlp"
+    has_temperature = True
+    spins = "spherical"
+
+    def __init__(self, act, alphas: tuple, C_W: float, C_b: float, extra: dict):
+        self.activation, self.alphas, self.C_W, self.C_b = act, alphas, C_W, C_b
+        self._params = {"activation": act.name, "depth": len(alphas), "C_W": C_W, "C_b": C_b,
+                        "alpha": list(alphas), **extra}
+        tr = Trace()
+        tr.record("network", "H(x) = sqrt(N) z^(L+1)(x), W ~ N(0, C_W/fan-in), b ~ N(0, C_b), hidden widths "
+                  f"N_l = alpha_l N with alpha = {list(alphas)}, C_W = {C_W:g}, C_b = {C_b:g}, "
+                  f"sigma(x) = {act.expr}", sp.Eq(sp.Function("sigma")(X), act.expr))
+        self.steps = tuple(tr.steps)
+
+    def public_params(self) -> dict:
+        return dict(self._params)
+
+    def derive(self, ansatz: str = "rs"):
+        from ..symbolic.layered import layered_derivation
+        if str(ansatz).strip().lower() not in ("rs", "auto"):
+            raise ParameterError(f"finite-width mlp: only the RS ansatz is derived (got {ansatz!r})")
+        return layered_derivation(self, self.steps)
+
+    def solve(self, T=None, beta=None, ansatz: str | None = "rs", precision=None):
+        from ..solvers.zipper import solve_layered
+        return solve_layered(self, T=T, beta=beta, ansatz=ansatz, precision=precision)
+
+    def phase(self, precision=None) -> dict:
+        """The linear network only: its Hamiltonian is H(x) = g.x exactly (a p = 1 spherical model),
+        replica symmetric at every T, so no transition exists; E_gs and the ground-state hidden norms
+        come from the T = 0 zipper.  Nonlinear networks need the finite-alpha replicon (not derived)."""
+        if self.activation.expr != X:
+            raise ParameterError("phase of a finite-width nonlinear mlp needs the finite-alpha replicon, which "
+                                 "is not derived yet; use solve or scan (RS)")
+        gs = self.solve(T=0, precision=precision)
+        return {"model": "mlp", "params": self.public_params(), "T_c": None, "T_d": None, "T_s": None,
+                "T_AT": None, "T_1RSB": None, "zero_temperature_phase": "rs", "E_gs": gs.energy,
+                "E_gs_ansatz": "rs", "hidden_norms": gs.profile["Q_d"],
+                "notes": ["linear network: H(x) = g.x exactly, replica symmetric at every T"]}
 
 
 def _kernel_steps(kernel: DeepKernel, xi: sp.Expr) -> tuple:

@@ -1,0 +1,369 @@
+r"""The zipper solver for layered replica actions (finite-width random MLP, RS).
+
+The stationarity conditions of :mod:`replicasym.symbolic.layered` couple the layers only to their
+neighbours: the overlaps :math:`Q^{(\ell)}` are propagated **forward** from the input
+(:math:`Q^{(\ell)} = F(Q^{(\ell-1)}, \Lambda^{(\ell)})`) and the conjugates **backward** from the output
+(:math:`\Lambda^{(L)}` from the top condition, :math:`\Lambda^{(\ell)} = B(Q^{(\ell)}, \Lambda^{(\ell+1)})`),
+closed by the input equation for q.  One zipper sweep (Winer & Hanin 2025, "zipper method";
+reference/winer_hanin_mlp.md §3.2) is: forward with Λ fixed, backward with Q fixed, update q, damp.
+The sweeps stop when the full residual is small, then Newton on the full system (Jacobian by finite
+differences, coloured by layer index mod 3 since a residual touches only layers l-1, l, l+1)
+polishes to :data:`TOLERANCE`.  No convergence -> :class:`~replicasym.errors.ConvergenceError` with
+the residual.
+
+Numerics: every equation is the engine's generic-layer expression, compiled **once** per activation
+(:func:`compile_equations`) and evaluated for all layers with layer-indexed numbers.  Closed forms
+(the linear network) are plain numpy; Gaussian expectations go through the project's quadrature
+printer (:class:`~replicasym.codegen.printers.NumpyQuadraturePrinter` after
+:func:`~replicasym.codegen.printers.stabilize`) with Gauss--Hermite nodes
+(:func:`~replicasym.kernels.quadrature.gauss_hermite`) on one broadcast axis per field.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sps
+import scipy.sparse.linalg as spla
+import sympy as sp
+
+from ..codegen.printers import NumpyQuadraturePrinter, stabilize
+from ..errors import ConvergenceError, ParameterError
+from ..kernels.quadrature import gauss_hermite
+from ..solution import Solution
+from ..symbolic.gaussian import GaussianExpectation
+from ..symbolic.layered import (
+    ALPHA,
+    ALPHA_NEXT,
+    BETA,
+    C_B,
+    C_W,
+    ETA,
+    XI,
+    LayerEquations,
+    U,
+    generic_equations,
+)
+
+__all__ = ["NODES", "TOLERANCE", "CompiledEquations", "Profile", "compile_equations", "solve_layered", "zipper"]
+
+#: the largest relative residual max |theta - F(theta)|/(1 + |theta|) of an accepted solution
+TOLERANCE = 1e-9
+#: Gauss--Hermite nodes per Gaussian field (xi, u, eta)
+NODES = 40
+MAX_SWEEPS = 3000
+_FIELDS = (XI, U, ETA)
+
+
+class _Quadrature:
+    """The helpers the quadrature printer calls: weighted sums over one trailing axis each."""
+
+    def __init__(self, nodes: int):
+        z, w = gauss_hermite(nodes)
+        self.z, self.w = z, w
+
+    def _weights(self, axis):
+        shape = [1] * len(_FIELDS)
+        shape[axis] = -1
+        return self.w.reshape(shape)
+
+    def namespace(self) -> dict:
+        def E(f, axis):
+            return np.sum(self._weights(axis) * f, axis=axis, keepdims=True)
+
+        def lme(a, axis):
+            a = np.asarray(a, dtype=float)
+            m = np.max(a, axis=axis, keepdims=True)
+            return m + np.log(E(np.exp(a - m), axis))
+
+        def tilt(g, an, ad, axis):
+            m = np.max(np.asarray(ad, dtype=float), axis=axis, keepdims=True)
+            return E(g * np.exp(an - m), axis) / E(np.exp(ad - m), axis)
+
+        from scipy.special import erf, erfc
+        return {"_E": E, "_lme": lme, "_tilt": tilt, "_erf": erf, "_erfc": erfc,
+                "_logcosh": lambda x: np.logaddexp(x, -x) - np.log(2.0)}
+
+
+def _compile(expr: sp.Expr, args: tuple, quad: _Quadrature):
+    """A numpy function of ``args`` (arrays of one shape); Gaussian fields become quadrature axes."""
+    if not expr.has(GaussianExpectation):
+        f = sp.lambdify(args, expr, modules="numpy")
+        return lambda *v: np.broadcast_to(np.asarray(f(*v), dtype=float), np.broadcast(*v).shape)
+    printer = NumpyQuadraturePrinter(axes={z: -(len(_FIELDS) - i) for i, z in enumerate(_FIELDS)},
+                                     settings={"fully_qualified_modules": False})
+    f = sp.lambdify((*args, *_FIELDS), stabilize(expr), modules=[quad.namespace(), "numpy"], printer=printer)
+    nodes = [quad.z.reshape([-1] + [1] * (len(_FIELDS) - 1 - i)) for i in range(len(_FIELDS))]
+
+    def call(*v):
+        shape = np.broadcast(*v).shape
+        tail = (1,) * len(_FIELDS)
+        vals = [np.reshape(np.broadcast_to(a, shape), shape + tail) for a in v]
+        with np.errstate(all="ignore"):
+            out = f(*vals, *nodes)
+        return np.broadcast_to(np.asarray(out, dtype=float), shape + tail).reshape(shape)
+    return call
+
+
+@dataclass
+class CompiledEquations:
+    """numpy versions of one :class:`~replicasym.symbolic.layered.LayerEquations`: every function takes
+    the arrays (P_d, P_0, Q_d, Q_0, Lambda_d, Lambda_0, Lambda'_d, Lambda'_0, alpha, alpha', x, R, beta,
+    C_W, C_b) of one shape (unused ones ignored)."""
+
+    equations: LayerEquations
+    forward: tuple
+    backward: tuple
+    top: tuple
+    input_rhs: object
+    input_solution: object
+    phi: object
+    input_term: object
+    top_term: object
+    energy_top: object
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(eqs: LayerEquations, nodes: int) -> CompiledEquations:
+    b = eqs.block
+    args = (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
+            BETA, C_W, C_B)
+    quad = _Quadrature(nodes)
+    c = functools.partial(_compile, args=args, quad=quad)
+    return CompiledEquations(eqs, tuple(map(c, eqs.forward)), tuple(map(c, eqs.backward)), tuple(map(c, eqs.top)),
+                             c(eqs.input_rhs_expr), c(eqs.input_solution), c(b.phi), c(b.input_term),
+                             c(b.top_term), c(eqs.energy_top))
+
+
+def compile_equations(eqs: LayerEquations, nodes: int = NODES) -> CompiledEquations:
+    """Compile (once, cached) the generic layer equations to numpy."""
+    return _compiled(eqs, nodes)
+
+
+@dataclass
+class Profile:
+    """A solved layer profile: the input variable ``x`` (q, or chi_0 at T = 0), per-layer overlaps
+    ``Q`` (L, 2) and conjugates ``Lam`` (L, 2), the free entropy (T > 0: Phi; T = 0: -E_0), the
+    energy, the final residual and the number of sweeps / Newton steps."""
+
+    x: float
+    Q: np.ndarray
+    Lam: np.ndarray
+    free_entropy: float
+    energy: float
+    residual: float
+    sweeps: int
+    newton: int
+
+
+class _System:
+    """The residual of the whole chain, vectorised over the layers."""
+
+    def __init__(self, ce: CompiledEquations, alphas, beta, cw, cb):
+        self.ce = ce
+        self.alphas = np.asarray(alphas, dtype=float)
+        self.L = self.alphas.size
+        self.beta, self.cw, self.cb = float(beta), float(cw), float(cb)
+        self.first = [float(v) for v in ce.equations.block.prev_input[:1]]  # P_d of layer 1 (= 1)
+
+    def call(self, f, P=None, Q=None, Lam=None, Lnext=None, alpha=None, alpha_next=None, x=None, R=None):
+        n = 1
+        for a in (P, Q, Lam, Lnext, alpha, alpha_next, x, R):
+            if a is not None and np.ndim(a) and np.shape(a)[0] > n:
+                n = np.shape(a)[0]
+        z = np.zeros(n)
+
+        def col(a, j):
+            return z if a is None else np.broadcast_to(np.asarray(a, dtype=float)[..., j] if np.ndim(a) == 2
+                                                         else np.asarray(a, dtype=float), (n,))
+        v = [col(P, 0), col(P, 1), col(Q, 0), col(Q, 1), col(Lam, 0), col(Lam, 1), col(Lnext, 0), col(Lnext, 1),
+             col(alpha, 0), col(alpha_next, 0), col(x, 0), col(R, 0), z + self.beta, z + self.cw, z + self.cb]
+        return f(*v)
+
+    def prev(self, x, Q):
+        first = np.array([[self.first[0], x]])
+        return np.concatenate([first, Q[:-1]], axis=0)
+
+    def forward(self, P, Lam, alpha):
+        return np.stack([self.call(f, P=P, Lam=Lam, alpha=alpha) for f in self.ce.forward], axis=-1)
+
+    def backward(self, Q, Lnext, alpha, alpha_next):
+        return np.stack([self.call(f, Q=Q, Lnext=Lnext, alpha=alpha, alpha_next=alpha_next)
+                         for f in self.ce.backward], axis=-1)
+
+    def top(self, Q, alpha):
+        return np.stack([self.call(f, Q=Q, alpha=alpha) for f in self.ce.top], axis=-1)
+
+    def input(self, x, Lam1):
+        R = self.call(self.ce.input_rhs, P=np.array([[self.first[0], x]]), Lam=Lam1[None, :],
+                      alpha=self.alphas[:1], x=np.array([x]))
+        return float(self.call(self.ce.input_solution, R=R)[0])
+
+    def residual(self, x, Q, Lam) -> np.ndarray:
+        a = self.alphas
+        rQ = Q - self.forward(self.prev(x, Q), Lam, a)
+        rL = np.empty_like(Lam)
+        if self.L > 1:
+            rL[:-1] = Lam[:-1] - self.backward(Q[:-1], Lam[1:], a[:-1], a[1:])
+        rL[-1] = Lam[-1] - self.top(Q[-1:], a[-1:])[0]
+        rx = x - self.input(x, Lam[0])
+        return np.concatenate([[rx], np.concatenate([rQ, rL], axis=1).ravel()])
+
+    def pack(self, x, Q, Lam):
+        return np.concatenate([[x], np.concatenate([Q, Lam], axis=1).ravel()])
+
+    def unpack(self, th):
+        m = th[1:].reshape(self.L, 4)
+        return th[0], m[:, :2].copy(), m[:, 2:].copy()
+
+    def jacobian(self, th, r0, h=1e-7) -> sps.csr_matrix:
+        rows, cols, vals = [], [], []
+        groups = [[0]] + [[1 + 4 * ell + j for ell in range(c, self.L, 3)] for c in range(3) for j in range(4)]
+        for g in groups:
+            if not g:
+                continue
+            t = th.copy()
+            steps = h * np.maximum(1.0, np.abs(th[g]))
+            t[g] += steps
+            dr = (self.residual(*self.unpack(t)) - r0)
+            for col, step in zip(g, steps):
+                ell = (col - 1) // 4 if col else 0
+                lo, hi = (0, 5) if col == 0 else (max(0, 1 + 4 * (ell - 1)), min(th.size, 1 + 4 * (ell + 2)))
+                touched = list(range(lo, hi)) + ([0] if col and ell == 0 else [])
+                for row in sorted(set(touched)):
+                    if dr[row] != 0.0:
+                        rows.append(row)
+                        cols.append(col)
+                        vals.append(dr[row] / step)
+        return sps.csr_matrix((vals, (rows, cols)), shape=(th.size, th.size))
+
+    def scalars(self, x, Q, Lam):
+        a = self.alphas
+        P = self.prev(x, Q)
+        phi = float(np.sum(self.call(self.ce.phi, P=P, Q=Q, Lam=Lam, alpha=a)))
+        phi += float(self.call(self.ce.input_term, x=np.array([x]))[0])
+        phi += float(self.call(self.ce.top_term, Q=Q[-1:])[0])
+        energy = float(self.call(self.ce.energy_top, Q=Q[-1:])[0])
+        return phi, energy
+
+
+def _size(r: np.ndarray, th: np.ndarray) -> float:
+    """The residual's size, relative to the variables': max |theta - F(theta)| / (1 + |theta|)
+    (the conjugates grow like beta^2 at low temperature)."""
+    return float(np.max(np.abs(r) / (1 + np.abs(th))))
+
+
+def zipper(eqs: LayerEquations, alphas, beta: float = 1.0, C_W: float = 1.0, C_b: float = 0.0,
+           damping: float = 0.5, nodes: int = NODES, tol: float = TOLERANCE, start: Profile | None = None
+           ) -> Profile:
+    """Solve the layered RS equations by zipper sweeps, then Newton (see the module docstring).
+
+    ``alphas``: the width ratios alpha_1..alpha_L; ``beta`` is unused by the T = 0 equations."""
+    sys_ = _System(compile_equations(eqs, nodes), alphas, beta, C_W, C_b)
+    L, a = sys_.L, sys_.alphas
+    if start is not None:
+        x, Q, Lam = start.x, start.Q.copy(), start.Lam.copy()
+    else:
+        x, Lam = (0.5 if eqs.block.temperature == "finite" else 1.0), np.zeros((L, 2))
+        Q = np.zeros((L, 2))
+        for ell in range(L):  # Lambda = 0: the kernel map
+            Q[ell] = sys_.forward(sys_.prev(x, Q)[ell:ell + 1], Lam[ell:ell + 1], a[ell:ell + 1])[0]
+    res = np.inf
+    sweeps = 0
+    for sweeps in range(1, MAX_SWEEPS + 1):
+        newLam = Lam.copy()
+        newLam[-1] = sys_.top(Q[-1:], a[-1:])[0]
+        for ell in range(L - 2, -1, -1):
+            newLam[ell] = sys_.backward(Q[ell:ell + 1], newLam[ell + 1:ell + 2], a[ell:ell + 1], a[ell + 1:ell + 2])[0]
+        Lam = (1 - damping) * Lam + damping * newLam
+        x = (1 - damping) * x + damping * sys_.input(x, Lam[0])
+        for ell in range(L):
+            Q[ell] = sys_.forward(sys_.prev(x, Q)[ell:ell + 1], Lam[ell:ell + 1], a[ell:ell + 1])[0]
+        res = _size(sys_.residual(x, Q, Lam), sys_.pack(x, Q, Lam))
+        if not np.isfinite(res):
+            break
+        if res < 1e-6:
+            break
+    th = sys_.pack(x, Q, Lam)
+    newton = 0
+    if np.isfinite(res):
+        r = sys_.residual(*sys_.unpack(th))
+        for newton in range(1, 31):
+            res = _size(r, th)
+            if res < tol:
+                break
+            try:
+                step = spla.spsolve(sys_.jacobian(th, r).tocsc(), -r)
+            except (RuntimeError, ValueError):
+                break
+            if not np.all(np.isfinite(step)):
+                break
+            t = 1.0
+            while t > 1e-4:
+                trial = th + t * step
+                rt = sys_.residual(*sys_.unpack(trial))
+                if np.all(np.isfinite(rt)) and _size(rt, trial) < res:
+                    th, r = trial, rt
+                    break
+                t /= 2
+            else:
+                break
+        res = _size(r, th)
+    x, Q, Lam = sys_.unpack(th)
+    if not (np.isfinite(res) and res < tol):
+        raise ConvergenceError(f"zipper: the layered saddle point did not converge (L = {L}, {sweeps} sweeps, "
+                               f"{newton} Newton steps)", residual=res)
+    phi, energy = sys_.scalars(x, Q, Lam)
+    return Profile(float(x), Q, Lam, phi, energy, res, sweeps, newton)
+
+
+def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision=None, start=None) -> Solution:
+    r"""RS solution of a finite-width MLP (``model.activation``, ``model.alphas``, ``model.C_W``,
+    ``model.C_b``) at temperature T (``T = 0``: the ground state, closed-form blocks only).
+
+    ``order_parameters``: q (T = 0: chi_0 = lim beta(1 - q)) and per layer Q{l}_d, Q{l}_0, Lambda{l}_d,
+    Lambda{l}_0 (T = 0: Q{l}_d, chi{l}, mu{l}, lambda{l}); ``profile`` the same per layer, with
+    ``Q_d`` = |sigma(z^(l))|^2/N_l (the hidden norm for the linear network)."""
+    if precision is not None:
+        raise ParameterError("the finite-width MLP is solved in double precision; drop --precision")
+    name = "rs" if ansatz is None else str(ansatz).strip().lower()
+    if name not in ("rs", "auto"):
+        raise ParameterError(f"finite-width mlp: only the RS ansatz is derived (got {ansatz!r}); use --ansatz rs")
+    if (T is None) == (beta is None):
+        raise ParameterError("give exactly one of T and beta")
+    if T is not None and not (np.isfinite(float(T)) and float(T) >= 0):
+        raise ParameterError(f"T must be a finite number >= 0, got {T!r}")
+    if beta is not None and not (float(beta) > 0):
+        raise ParameterError(f"beta must be a number > 0 (beta = oo is T = 0), got {beta!r}")
+    b = np.inf if (T is not None and float(T) == 0) or (beta is not None and np.isinf(float(beta))) else (
+        1 / float(T) if T is not None else float(beta))
+    zero = b == np.inf
+    if zero:
+        try:
+            eqs = generic_equations(model.activation, "zero")
+        except NotImplementedError:
+            raise ParameterError("finite-width mlp at T = 0 needs a closed-form layer block (activation "
+                                 "linear); for a nonlinear activation solve at small T > 0") from None
+    else:
+        eqs = generic_equations(model.activation, "finite")
+    prof = zipper(eqs, model.alphas, 1.0 if zero else b, model.C_W, model.C_b, start=start)
+    names = ("Q{}_d", "chi{}", "mu{}", "lambda{}") if zero else ("Q{}_d", "Q{}_0", "Lambda{}_d", "Lambda{}_0")
+    ops = {("chi_0" if zero else "q"): prof.x}
+    for ell in range(len(model.alphas)):
+        vals = (*prof.Q[ell], *prof.Lam[ell])
+        ops.update({n.format(ell + 1): float(v) for n, v in zip(names, vals)})
+    keys = [n.format("") for n in names]
+    profile = {"layer": list(range(1, len(model.alphas) + 1)), "alpha": [float(a) for a in model.alphas],
+               **{k: [float(v) for v in col] for k, col in zip(keys, (*prof.Q.T, *prof.Lam.T))}}
+    notes = [("finite width: RS, solved by the zipper (forward Q, backward Lambda) and Newton; the finite-alpha "
+              "replicon is not derived")]
+    if zero:
+        energy = -prof.free_entropy
+        return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=0.0, free_entropy=None,
+                        energy=energy, entropy=None, order_parameters=ops, replicon=None, converged=True,
+                        residual=prof.residual, notes=notes, profile=profile)
+    phi, e = prof.free_entropy, prof.energy
+    return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=float(T) if T is not None else 1 / b,
+                    free_entropy=phi, energy=e, entropy=phi + b * e, order_parameters=ops, replicon=None,
+                    converged=True, residual=prof.residual, notes=notes, profile=profile)

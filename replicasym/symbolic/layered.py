@@ -1,0 +1,397 @@
+r"""Layered replica actions: one generic layer block, derived once, summed over the layers.
+
+A random MLP at finite width (Winer & Hanin 2025; reference/winer_hanin_mlp.md §3) has the
+replicated action, with :math:`N_\ell = \alpha_\ell N` and :math:`Q^{(0)} = q`,
+
+.. math::
+   S_n = \tfrac12\log\det q + \sum_{\ell=1}^{L}\alpha_\ell\Big[-\tfrac12\mathrm{Tr}\,\Lambda^{(\ell)}Q^{(\ell)}
+   + \log\mathbb E_{z\sim N(0,\,C_b 11^T + C_W Q^{(\ell-1)})} e^{\frac12\sigma(z)^T\Lambda^{(\ell)}\sigma(z)}\Big]
+   + \frac{\beta^2}{2}\sum_{ab}\big(C_b + C_W Q^{(L)}_{ab}\big).
+
+Every layer has the same functional form, so the engine derives **one** block
+:math:`\phi(P, Q, \Lambda;\alpha)` with generic symbols (:math:`P = Q^{(\ell-1)}`, :math:`Q = Q^{(\ell)}`,
+:math:`\Lambda = \Lambda^{(\ell)}`) and the action is the sum of its copies with layer-indexed
+symbols: the symbolic cost does not depend on the depth.  The block is built from the engine's
+rules (:func:`layer_block`):
+
+* the pre-activations :math:`z_a` are Gaussian with the Parisi covariance
+  :math:`\Sigma = C_b 11^T + C_W P` (:meth:`~.replica.ParisiMatrix.elementwise`), written with the
+  nested fields of DESIGN.md, :math:`z_a = \sqrt{\Sigma_0}\,\xi + \sqrt{\Sigma_d-\Sigma_0}\,\eta_a` (RS);
+* the tilt :math:`\tfrac12\sum_{ab}\Lambda_{ab}\sigma_a\sigma_b` is decoupled by
+  :func:`~.replica.hierarchical_decoupling` (a Hubbard--Stratonovich field u; the diagonal
+  :math:`\tfrac12(\Lambda_d-\Lambda_0)\sigma^2` stays in the single replica);
+* :math:`\mathrm{Tr}\,\Lambda Q` is a Parisi sum; :math:`n\to0` by :func:`~.limit.replica_limit`:
+
+.. math::
+   \phi = \alpha\Big[-\tfrac12(\Lambda_dQ_d - \Lambda_0Q_0)
+   + \mathbb E_{\xi,u}\log\mathbb E_\eta\, e^{\sqrt{\Lambda_0}\,u\,\sigma(z) + \frac12(\Lambda_d-\Lambda_0)\sigma(z)^2}\Big].
+
+The input term is :func:`~.action.spherical_entropy` (:math:`\tfrac12[\log(1-q)+q/(1-q)]`) and the
+output layer's Gaussian average gives :math:`\tfrac{\beta^2C_W}{2}(Q^{(L)}_d - Q^{(L)}_0)`.
+
+:func:`layer_equations` differentiates the pieces (SymPy) and solves the linear stationarity
+conditions:
+
+* **forward** :math:`\partial\phi/\partial\Lambda = 0` solved for Q: :math:`Q_d = \mathbb E\langle\sigma^2\rangle`,
+  :math:`Q_0 = \mathbb E\langle\sigma\rangle^2` (Stein's lemma in u);
+* **backward** :math:`\partial\phi_\ell/\partial Q + \partial\phi_{\ell+1}/\partial P = 0` solved for
+  :math:`\Lambda^{(\ell)}` given :math:`(Q^{(\ell)}, \Lambda^{(\ell+1)})`;
+* **top** :math:`\partial\phi_L/\partial Q + \partial(\text{output})/\partial Q = 0`:
+  :math:`\Lambda^{(L)}_d = \Lambda^{(L)}_0 = \beta^2C_W/\alpha_L`;
+* **input** :math:`\partial(\text{entropy})/\partial q + \partial\phi_1/\partial P_0 = 0`, i.e.
+  :math:`q/(1-q)^2 = -2\,\partial\phi_1/\partial P_0`, solved for q;
+* energy :math:`e = -\partial\Phi/\partial\beta = -\beta C_W(Q^{(L)}_d - Q^{(L)}_0)` and entropy
+  :math:`s = \Phi + \beta e`.
+
+These reproduce reference/winer_hanin_mlp.md §3.3 (checked in tests/test_finite_width.py).
+
+**Zero temperature** (:func:`zero_temperature_block`).  When the block has a closed form (the
+linear network: every Gaussian average is the engine's closed form) the engine takes
+:math:`\beta\to\infty` with :math:`Q_0 = Q_d - \chi/\beta`, :math:`\Lambda_0 = \beta^2\lambda`,
+:math:`\Lambda_d = \beta^2\lambda + \beta\mu` (:math:`P_0` likewise with :math:`\chi_P`,
+:math:`q = 1 - \chi_0/\beta`) and :math:`E_0 = -\lim\Phi/\beta` by :func:`sympy.limit`; the same
+:func:`layer_equations` then give the zero-temperature forward/backward/top/input equations in the
+rescaled variables.  For a nonlinear activation the inner average becomes a Moreau envelope
+(:math:`\max_y[f(h+y) - y^2/2\chi]`), which the engine's limit rules do not cover.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..kernels.activations import Activation, X
+from .action import spherical_entropy
+from .gaussian import E, GaussianExpectation, closed_form, linearize, stein
+from .limit import replica_limit
+from .replica import hierarchical_decoupling, parisi
+from .saddle import solve_linear
+from .trace import Trace
+
+__all__ = [
+    "ALPHA",
+    "ALPHA_NEXT",
+    "BETA",
+    "CHI_IN",
+    "C_B",
+    "C_W",
+    "N_REPLICAS",
+    "Q_IN",
+    "LayerBlock",
+    "LayerEquations",
+    "LayeredDerivation",
+    "generic_equations",
+    "layer_block",
+    "layer_equations",
+    "layer_symbols",
+    "layered_derivation",
+    "zero_temperature_block",
+]
+
+N_REPLICAS = sp.Symbol("n", real=True)
+BETA = sp.Symbol("beta", positive=True)
+C_W = sp.Symbol("C_W", positive=True)
+C_B = sp.Symbol("C_b", nonnegative=True)
+ALPHA = sp.Symbol("alpha", positive=True)
+ALPHA_NEXT = sp.Symbol("alpha'", positive=True)
+Q_IN = sp.Symbol("q", positive=True)
+CHI_IN = sp.Symbol("chi_0", positive=True)
+XI, U, ETA = sp.symbols("xi u eta", real=True)
+#: the activation, opaque while the block is derived (Stein's lemma then acts on the HS field u only)
+SIGMA = sp.Function("sigma", real=True)
+
+
+def _pair(name: str, a: str, b: str, **assumptions) -> tuple:
+    return sp.Symbol(f"{name}_{a}", **assumptions), sp.Symbol(f"{name}_{b}", **assumptions)
+
+
+@dataclass(frozen=True)
+class LayerBlock:
+    r"""The generic layer block :math:`\phi(P, Q, \Lambda; \alpha)` and the terms that close the chain.
+
+    ``prev``, ``own``, ``conj``: the symbol pairs of :math:`Q^{(\ell-1)}`, :math:`Q^{(\ell)}`,
+    :math:`\Lambda^{(\ell)}` (diagonal first); ``input_var``/``input_term``: the input overlap and its
+    entropy; ``top_term``: the output layer's contribution (a function of ``own``);
+    ``prev_input``: the values of ``prev`` for the first layer; ``temperature``: ``"finite"`` or
+    ``"zero"`` (then ``phi`` is :math:`\lim\phi/\beta`)."""
+
+    activation: Activation
+    phi: sp.Expr
+    prev: tuple
+    own: tuple
+    conj: tuple
+    input_var: sp.Symbol
+    input_term: sp.Expr
+    top_term: sp.Expr
+    prev_input: tuple
+    temperature: str = "finite"
+    trace: Trace = field(default_factory=Trace, compare=False)
+
+    @property
+    def closed(self) -> bool:
+        """True when no Gaussian expectation is left (closed-form block)."""
+        return not self.phi.has(GaussianExpectation)
+
+
+@dataclass(frozen=True)
+class LayerEquations:
+    r"""The stationarity conditions of the layered action, generic in the layer.
+
+    ``forward``: own = F(prev, conj); ``backward``: conj = B(own, next_conj, alpha, alpha');
+    ``top``: conj of the last layer = T(own, alpha); ``input``: the input variable as a function
+    of ``input_rhs`` (a symbol ``R``), with ``input_rhs_expr`` = R(prev = prev_input, conj, alpha);
+    ``residual_input``: the input stationarity condition (zero at the saddle);
+    ``energy_top``: :math:`-\partial(\text{top term})/\partial\beta` (finite T) or the top term's
+    share of :math:`E_0` (T = 0)."""
+
+    block: LayerBlock
+    next_conj: tuple
+    forward: tuple
+    backward: tuple
+    top: tuple
+    input_rhs: sp.Symbol
+    input_rhs_expr: sp.Expr
+    input_solution: sp.Expr
+    residual_input: sp.Expr
+    energy_top: sp.Expr
+
+
+def layer_symbols(layer: int, block: LayerBlock) -> dict:
+    """Generic own/conjugate symbols -> the symbols of hidden layer ``layer`` (1-based), e.g.
+    ``Q_d`` -> ``Q^{(2)}_d``; ``prev`` -> layer - 1 (the input for layer 1)."""
+    def indexed(s, ell):
+        base, _, sub = s.name.partition("_")
+        return sp.Symbol(f"{base}^{{({ell})}}" + (f"_{sub}" if sub else ""), **s.assumptions0)
+    out = {s: indexed(s, layer) for s in (*block.own, *block.conj)}
+    if layer == 1:
+        out.update(dict(zip(block.prev, block.prev_input)))
+    else:
+        out.update({p: indexed(o, layer - 1) for p, o in zip(block.prev, block.own)})
+    out[ALPHA] = sp.Symbol(f"alpha_{layer}", positive=True)
+    return out
+
+
+def layer_block(act: Activation, trace: Trace) -> LayerBlock:
+    r"""Derive the generic RS layer block at finite temperature (see the module docstring)."""
+    n = N_REPLICAS
+    Pd, P0 = _pair("P", "d", "0", real=True)
+    Qd, Q0 = _pair("Q", "d", "0", real=True)
+    Ld, L0 = _pair("Lambda", "d", "0", real=True)
+    Sd, S0 = _pair("Sigma", "d", "0", positive=True)
+    h = sp.Symbol("h", real=True)
+    P = parisi(n, Pd, [P0])
+    Sigma = P.elementwise(P, lambda a, _: C_B + C_W * a)
+    trace.record("hidden layer", "given layer l-1, the pre-activations z_a of one neuron of layer l are "
+                 "Gaussian with covariance Sigma = C_b 11^T + C_W Q^(l-1) (RS: Parisi form)",
+                 [sp.Eq(Sd, Sigma.diagonal), sp.Eq(S0, Sigma.levels[0])])
+    Q = parisi(n, Qd, [Q0])
+    Lam = parisi(n, Ld, [L0])
+    z = sp.sqrt(S0) * XI + sp.sqrt(Sd - S0) * ETA
+    s = act.expr.subs(X, z)
+    site_avg = closed_form(linearize(E(sp.exp(h * s + (Ld - L0) / 2 * s**2), ETA)))
+    if site_avg.has(GaussianExpectation):  # no closed form: derive with an opaque sigma (see layer_equations)
+        s = SIGMA(z)
+        site_avg = E(sp.exp(h * s + (Ld - L0) / 2 * s**2), ETA)
+    site = sp.expand_log(sp.log(site_avg), force=True)
+    trace.record("single replica", "z_a = sqrt(Sigma_0) xi + sqrt(Sigma_d - Sigma_0) eta_a; one replica in the "
+                 "Hubbard-Stratonovich field h with the diagonal tilt (Lambda_d - Lambda_0) sigma^2/2 "
+                 + ("(closed form)" if not site.has(GaussianExpectation) else "(no closed form: kept as E_eta)"),
+                 sp.Eq(sp.Symbol("L_site"), site))
+    log_trace, _ = hierarchical_decoupling(Lam, lambda hh: site.subs(h, hh), sp.S.Zero, [U])
+    Gn = sp.log(E(sp.exp(log_trace), XI))
+    trace.record("hubbard-stratonovich", "decouple Lambda_0 (sum_a sigma_a)^2/2 with u; the covariance field xi "
+                 "is shared by the replicas: G_n = log E_xi E_u exp(n L_site)", sp.Eq(sp.Symbol("G_n"), Gn))
+    coupling = -sp.Rational(1, 2) * Lam.elementwise(Q, lambda a, b: a * b).sum(lambda v: v)
+    S_layer = ALPHA * (coupling + Gn)
+    trace.record("layer action", "delta-function for Q^(l) with conjugate Lambda^(l); N_l = alpha_l N neurons",
+                 sp.Eq(sp.Symbol("S_n^{(l)}"), S_layer))
+    phi = replica_limit(S_layer, n, trace)
+    if not site.has(GaussianExpectation):
+        phi = sp.expand(closed_form(linearize(sp.expand(sp.expand_log(phi, force=True)))))
+    phi = phi.subs({Sd: Sigma.diagonal, S0: Sigma.levels[0]})
+    trace.record("layer block", "phi(P, Q, Lambda; alpha) with Sigma = C_b + C_W P substituted; "
+                 "the same block for every layer", sp.Eq(sp.Symbol("phi"), phi))
+    # input: the uniform measure on the sphere; output: the last layer's Gaussian average
+    q_mat = parisi(n, 1, [Q_IN])
+    input_term = replica_limit(spherical_entropy(q_mat, trace), n, trace)
+    N, V, zJ = sp.Symbol("N", positive=True), sp.Symbol("V", positive=True), sp.Symbol("z_J", real=True)
+    out_avg = closed_form(E(sp.exp(-BETA * sp.sqrt(N * V) * zJ), zJ))
+    trace.record("output layer", "sum_a H(x_a) = sqrt(N) sum_a z^(L+1)(x_a) is Gaussian given layer L with "
+                 "variance N V, V = sum_ab (C_b + C_W Q^(L)_ab)", sp.Eq(E(sp.exp(-BETA * sp.sqrt(N * V) * zJ), zJ),
+                                                                      out_avg))
+    top_n = sp.expand(sp.log(out_avg) / N).subs(V, Q.sum(lambda v: C_B + C_W * v))
+    top_term = replica_limit(top_n, n, trace)
+    return LayerBlock(act, phi, (Pd, P0), (Qd, Q0), (Ld, L0), Q_IN, input_term, top_term,
+                      (sp.S.One, Q_IN), "finite", trace)
+
+
+def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
+    r""":math:`\beta\to\infty` of a closed-form block in the rescaled variables (module docstring)."""
+    if not block.closed:
+        raise NotImplementedError("the zero-temperature layer block needs a closed-form block (linear "
+                                  "activation); a nonlinear layer gives a Moreau envelope")
+    Pd, P0 = block.prev
+    Qd, Q0 = block.own
+    Ld, L0 = block.conj
+    chiP, chiQ = sp.Symbol("chi_P", positive=True), sp.Symbol("chi", positive=True)
+    mu, lam = sp.Symbol("mu", real=True), sp.Symbol("lambda", positive=True)
+    subs = {P0: Pd - chiP / BETA, Q0: Qd - chiQ / BETA, L0: BETA**2 * lam, Ld: BETA**2 * lam + BETA * mu}
+    t = sp.Symbol("t", positive=True)
+
+    def lim(expr):
+        scaled = sp.expand(sp.expand(expr.subs(subs) / BETA).subs(BETA, 1 / t))
+        return sp.simplify(sp.limit(scaled, t, 0, "+"))
+    phi0 = lim(block.phi)
+    trace.record("zero temperature: layer", "P_0 = P_d - chi_P/beta, Q_0 = Q_d - chi/beta, Lambda_0 = beta^2 lambda, "
+                 "Lambda_d = beta^2 lambda + beta mu; phi_0 = lim phi/beta", sp.Eq(sp.Symbol("phi_0"), phi0))
+    input0 = sp.limit(sp.expand(block.input_term.subs(Q_IN, 1 - CHI_IN / BETA) / BETA).subs(BETA, 1 / t), t, 0, "+")
+    top0 = lim(block.top_term)
+    trace.record("zero temperature: ends", "q = 1 - chi_0/beta; input and output terms divided by beta",
+                 [sp.Eq(sp.Symbol("s_0"), input0), sp.Eq(sp.Symbol("t_0"), top0)])
+    return LayerBlock(block.activation, phi0, (Pd, chiP), (Qd, chiQ), (mu, lam), CHI_IN, input0, top0,
+                      (sp.S.One, CHI_IN), "zero", trace)
+
+
+def _rename(block: LayerBlock, next_conj: tuple) -> dict:
+    """The next layer's block in terms of this layer: prev -> own, own -> the next layer's overlaps,
+    conj -> next_conj, alpha -> alpha' (one simultaneous substitution)."""
+    next_own = tuple(sp.Symbol(f"{q.name}'", **q.assumptions0) for q in block.own)
+    return {**dict(zip(block.own, next_own)), **dict(zip(block.prev, block.own)),
+            **dict(zip(block.conj, next_conj)), ALPHA: ALPHA_NEXT}
+
+
+def layer_equations(block: LayerBlock, trace: Trace) -> LayerEquations:
+    """Forward, backward, top and input equations of the layered action built from ``block``."""
+    phi = block.phi
+    next_conj = tuple(sp.Symbol(f"{c.name}'", **c.assumptions0) for c in block.conj)
+    # Stein's lemma in u turns E[u <sigma>]/sqrt(Lambda_0) into E[<sigma^2> - <sigma>^2] (regular at Lambda_0 = 0)
+    forward = tuple(_stein(_solve(sp.diff(phi, lam), q)) for lam, q in zip(block.conj, block.own))
+    trace.record("forward", "dphi/dLambda = 0 solved for Q^(l) (given Q^(l-1) and Lambda^(l)); Stein's lemma in u",
+                 [sp.Eq(q, f) for q, f in zip(block.own, forward)])
+    nxt = phi.xreplace(_rename(block, next_conj))
+    backward = tuple(_solve(sp.diff(phi, q) + sp.diff(nxt, q), lam) for q, lam in zip(block.own, block.conj))
+    trace.record("backward", "dphi_l/dQ^(l) + dphi_(l+1)/dQ^(l) = 0 solved for Lambda^(l) (given Q^(l) and "
+                 "Lambda^(l+1))", [sp.Eq(lam, b) for lam, b in zip(block.conj, backward)])
+    top = tuple(_solve(sp.diff(phi + block.top_term, q), lam) for q, lam in zip(block.own, block.conj))
+    trace.record("top", "dphi_L/dQ^(L) + d(output)/dQ^(L) = 0", [sp.Eq(lam, v) for lam, v in zip(block.conj, top)])
+    first = dict(zip(block.prev, block.prev_input))
+    x = block.input_var
+    R = sp.Symbol("R", real=True)
+    rhs = sp.diff(phi, block.prev[1])
+    rhs_expr = -rhs.subs(first) if not rhs.has(GaussianExpectation) else -rhs.xreplace(first)
+    residual = sp.diff(block.input_term, x) - rhs_expr
+    roots = [r for r in sp.solve(sp.Eq(sp.diff(block.input_term, x), R), x)]
+    sol = _admissible_root(roots, R, block.temperature)
+    trace.record("input", "d(entropy)/dq + dphi_1/dP_0 = 0, with R = -dphi_1/dP_0 at P = (1, q)",
+                 [sp.Eq(sp.diff(block.input_term, x), R), sp.Eq(x, sol), sp.Eq(R, rhs_expr)])
+    energy_top = (-sp.diff(block.top_term, BETA) if block.temperature == "finite" else -block.top_term)
+    if phi.has(SIGMA):
+        act = block.activation
+        trace.record("activation", "the block was derived for an opaque sigma; substitute the activation and its "
+                     "derivatives", sp.Eq(SIGMA(X), act.expr))
+        sub = functools.partial(_with_activation, act=act)
+        block = dataclasses.replace(block, phi=sub(phi))
+        forward, backward, top = (tuple(map(sub, v)) for v in (forward, backward, top))
+        rhs_expr, residual = sub(rhs_expr), sub(residual)
+    return LayerEquations(block, next_conj, forward, backward, top, R, rhs_expr, sol, residual, energy_top)
+
+
+def _with_activation(expr: sp.Expr, act: Activation) -> sp.Expr:
+    """Replace the opaque sigma(.) and its derivatives sigma^(k)(.) by the activation's expressions."""
+    def derivative(e):
+        k = e.expr.derivative_count
+        return act.derivative(k).subs(X, e.point[0])
+    expr = expr.replace(lambda e: isinstance(e, sp.Subs) and isinstance(e.expr, sp.Derivative)
+                        and e.expr.expr.func == SIGMA, derivative)
+    if expr.has(sp.Derivative):
+        raise ValueError("an unexpected derivative of sigma is left in the layer equations")
+    return expr.replace(lambda e: getattr(e, "func", None) == SIGMA, lambda e: act.expr.subs(X, e.args[0]))
+
+
+def _stein(expr: sp.Expr) -> sp.Expr:
+    """Gaussian integration by parts, then constants out of the expectations (so that factors such
+    as sqrt(Lambda_0) cancel); closed forms are returned as they are."""
+    if not expr.has(GaussianExpectation):
+        return expr
+    out = linearize(stein(expr))
+    return sp.Add(*[sp.expand(t, deep=False) for t in sp.Add.make_args(sp.expand(out, deep=False))])
+
+
+def _solve(eq: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """The root of an equation linear in ``x`` (Gaussian expectations free of x are constants)."""
+    if not eq.has(GaussianExpectation):  # rational: clear the (cancelled) denominators first
+        num = sp.Poly(sp.numer(sp.cancel(sp.together(eq))), x)
+        if num.degree() != 1:
+            raise ValueError(f"the stationarity condition is not linear in {x} (degree {num.degree()})")
+        a, b = num.all_coeffs()
+        return sp.factor(-b / a)
+    return solve_linear(eq, x)
+
+
+def _admissible_root(roots: list, R: sp.Symbol, temperature: str) -> sp.Expr:
+    """The root in (0, 1) (finite T: q) or > 0 (T = 0: chi_0), checked at R = ±1/2, ±2 (R has the
+    sign of the input entropy's slope: positive at finite T, negative at T = 0)."""
+    for sign in (1, -1):
+        for r in roots:
+            vals = [complex(r.subs(R, sign * v)) for v in (sp.Rational(1, 2), 2)]
+            if all(abs(v.imag) < 1e-12 and v.real > 0 and (temperature == "zero" or v.real < 1) for v in vals):
+                return sp.simplify(r)
+    raise ValueError(f"no admissible root of the input equation among {roots}")
+
+
+@functools.lru_cache(maxsize=16)
+def generic_equations(act: Activation, temperature: str = "finite") -> LayerEquations:
+    """The generic layer equations of an activation (``"finite"`` or ``"zero"`` temperature), derived
+    once and cached; the trace is ``equations.block.trace``."""
+    trace = Trace()
+    block = layer_block(act, trace)
+    if temperature == "zero":
+        block = zero_temperature_block(block, trace)
+    return layer_equations(block, trace)
+
+
+@dataclass
+class LayeredDerivation:
+    r"""What :func:`replicasym.derive` returns for a finite-width MLP: the free entropy of the whole
+    network (layer-indexed copies of the generic block), the generic equations and the trace."""
+
+    model: object
+    generic: LayerEquations
+    free_entropy: sp.Expr
+    equations: tuple
+    steps: Trace
+    order_parameters: tuple
+    ansatz: str = "rs"
+    replicon: None = None
+
+    def latex(self) -> str:
+        return self.steps.markdown()
+
+    @property
+    def zero_temperature(self):
+        """Code generation reads this first; a layered derivation has no generated module (its numerics
+        are the zipper's compiled generic block), so say so in one line."""
+        from ..errors import ParameterError
+        raise ParameterError("codegen: the finite-width mlp (alpha) has no generated module yet; it is solved "
+                             "by the zipper (replicasym.solvers.zipper) from the compiled generic layer block")
+
+
+def layered_derivation(model, steps=()) -> LayeredDerivation:
+    """The RS derivation of a layered model (``model.activation``, ``model.alphas``): the generic
+    block's trace, then the network's free entropy as the sum of the layer-indexed blocks."""
+    eqs = generic_equations(model.activation, "finite")
+    b = eqs.block
+    trace = Trace(list(steps) + list(b.trace.steps))
+    L = len(model.alphas)
+    maps = [layer_symbols(ell, b) for ell in range(1, L + 1)]
+    phi = b.input_term + sp.Add(*[b.phi.xreplace(m) for m in maps]) + b.top_term.xreplace(maps[-1])
+    trace.record("network", f"the action of the depth-{L} network: input entropy + one block per layer "
+                 "(layer-indexed symbols) + output term", sp.Eq(sp.Symbol("Phi"), phi))
+    equations = (*[sp.Eq(q, f) for q, f in zip(b.own, eqs.forward)],
+                 *[sp.Eq(lam, v) for lam, v in zip(b.conj, eqs.backward)],
+                 *[sp.Eq(sp.Symbol(f"{lam.name}^{{(L)}}"), v) for lam, v in zip(b.conj, eqs.top)],
+                 sp.Eq(b.input_var, eqs.input_solution), sp.Eq(eqs.input_rhs, eqs.input_rhs_expr))
+    ops = (b.input_var, *[m[s] for m in maps for s in (*b.own, *b.conj)])
+    return LayeredDerivation(model, eqs, phi, equations, trace, ops)
