@@ -68,6 +68,8 @@ NODES = 161
 HALF_WIDTH = 10.0
 #: the largest stationarity residual of an accepted profile
 TOLERANCE = 1e-9
+#: the largest change of one sweep of an accepted profile on a grid twice as fine
+QUADRATURE_TOL = 1e-8
 #: a layer whose weight overlap is below this is reported liquid
 FROZEN = 1e-4
 #: the most damped sweeps; Newton's method is tried whenever a sweep moves the overlaps by less than
@@ -229,15 +231,15 @@ class _Numerics:
 
     _CACHE: ClassVar[dict] = {}
 
-    def __new__(cls, closure: str, teacher: bool):
-        key = (closure, teacher)
+    def __new__(cls, closure: str, teacher: bool, nodes: int = NODES, half_width: float = HALF_WIDTH):
+        key = (closure, teacher, nodes, half_width)
         if key not in cls._CACHE:
             obj = super().__new__(cls)
-            obj._build(closure, teacher)
+            obj._build(closure, teacher, nodes, half_width)
             cls._CACHE[key] = obj
         return cls._CACHE[key]
 
-    def _build(self, closure: str, teacher: bool):
+    def _build(self, closure: str, teacher: bool, nodes: int, half_width: float):
         from ..models.yoshino import KAPPA, P_IN, Q_HAT, Q_OUT, Q_W, block_fixed_points, blocks
         b, _ = blocks(closure, teacher)
         self.teacher = teacher
@@ -254,14 +256,15 @@ class _Numerics:
         self.cX = float(cX)
         #: hidden blocks: dPhi/dQ, dPhi/dp, the fixed points of q and (without X) of qhat
         self.hid = Nested([d(b.hidden, Q_W), d(b.hidden, P_IN), gaussian_simplify(fp["q"]),
-                           gaussian_simplify(qh0)], h_args)
-        self.out = Nested([d(b.output, Q_W), d(b.output, P_IN)], o_args)
-        self.phi = (Nested([b.hidden], h_args), Nested([b.output], o_args))
+                           gaussian_simplify(qh0)], h_args, nodes, half_width)
+        self.out = Nested([d(b.output, Q_W), d(b.output, P_IN)], o_args, nodes, half_width)
+        self.phi = (Nested([b.hidden], h_args, nodes, half_width), Nested([b.output], o_args, nodes, half_width))
         self.w = sp.lambdify([Q_W], b.weights, "numpy")
         self.w1 = sp.lambdify([Q_W], fp["W1"], "numpy")
         self.rep = None
         if b.replicon_hidden is not None:
-            self.rep = (Nested([b.replicon_hidden], h_args), Nested([b.replicon_output], o_args))
+            self.rep = (Nested([b.replicon_hidden], h_args, nodes, half_width),
+                        Nested([b.replicon_output], o_args, nodes, half_width))
 
 
 def _solve_Q(num: _Numerics, F: np.ndarray) -> np.ndarray:
@@ -409,6 +412,16 @@ def _iterate(num, alpha, kappa, Q, q, qh):
                            f"(depth {Q.size}, {MAX_SWEEPS} sweeps)", residual=res)
 
 
+def _quadrature_error(model, alpha: float, p: YoshinoProfile) -> float:
+    """The largest change of one sweep of the converged profile ``p`` when every expectation is taken
+    on a grid twice as fine and wider (:data:`QUADRATURE_TOL` bounds it)."""
+    teacher, kappa = model.scenario == "teacher", float(model.kappa)
+    x = (np.array(p.Q), np.array(p.q[1:-1]), np.array(p.qhat))
+    coarse = _sweep(_Numerics(model.closure, teacher), alpha, kappa, *x)
+    fine = _sweep(_Numerics(model.closure, teacher, 2 * NODES - 1, HALF_WIDTH + 2), alpha, kappa, *x)
+    return float(max(np.max(np.abs(a - b), initial=0.0) for a, b in zip(coarse, fine)))
+
+
 def profile(model, alpha: float, start=None) -> YoshinoProfile:
     """The RS layer profile of ``model`` at load ``alpha``: the stable fixed points reached from a
     frozen start (every overlap 0.9) and from ``start`` (a previous profile, its overlaps raised to at
@@ -434,6 +447,13 @@ def profile(model, alpha: float, start=None) -> YoshinoProfile:
         # a start that converges nowhere may hide a solution: never report the others silently
         raise failure
     best = max(found, key=lambda p: p.free_entropy)
+    err = _quadrature_error(model, alpha, best)
+    if not err < QUADRATURE_TOL:
+        C = np.array(best.Q) * np.array(best.q[:-1])
+        raise ConvergenceError(f"yoshino: the quadrature grid does not resolve the profile at alpha = {alpha:g} "
+                               f"(a layer is nearly frozen, 1 - Q_l q_(l-1) = {np.min(1 - C):.3g}: the constraint "
+                               f"is a step of width {np.sqrt(np.min(1 - C)):.3g} against node spacing "
+                               f"{2 * HALF_WIDTH / (NODES - 1):.3g})", residual=err)
     for p in found:
         if p is not best:
             best.notes.append(f"a second stable RS profile coexists (frozen layers {sum(p.frozen)}, free "
@@ -555,5 +575,6 @@ def phase(model, alphas=None) -> dict:
             "notes": [("RS throughout; a transition is the continuous onset of a layer's weight overlap "
                       "(the linearised stationarity map at that layer's liquid branch has a zero mode)"),
                       f"layers still liquid at alpha = {alphas[-1]:g} have alpha_transition null",
-                      "alpha_jump: layer -> [a, b], the layer froze discontinuously between the grid loads a and b "
-                      "(its liquid branch was still stable at b; another branch had the larger free entropy)"]}
+                      ("alpha_jump: layer -> [a, b], the layer froze discontinuously between the grid loads a and b "
+                       "(its liquid branch was still stable at b, or gone; another branch had the larger free "
+                       "entropy)")]}

@@ -1,22 +1,30 @@
 r"""Layer profiles of Yoshino's deep network and the page ``derivations/yoshino.md``.
 
-    python -m replicasym.studies.yoshino -o derivations          # depth 10, random data (long)
+    python -m replicasym.studies.yoshino -o derivations          # depth 10, random data (~15 min)
 
 It runs :func:`replicasym.solvers.yoshino.phase` on a geometric grid of loads, draws the weight
 overlap :math:`Q_\ell` against the layer for several loads, the transition load of each layer and
-the frozen thickness at each boundary against :math:`\log\alpha`, and writes the page with the
-engine's derivation trace.  A study, regenerated on demand (not part of the default test run).
+the frozen thickness at each boundary against :math:`\log\alpha`, fits the output-side thickness
+:math:`k` (the k-th layer from the output freezes at :math:`\alpha_k`) against :math:`\log\alpha_k`,
+and writes the page with the engine's derivation trace.  The phase results are cached as JSON next
+to the figures (``--reuse`` reads them back instead of recomputing).  A study, regenerated on demand
+(not part of the default test run).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import numpy as np
 
 from replicasym.fileio import atomic_write, save_figure
 
-__all__ = ["main", "plot_profiles", "run", "write"]
+__all__ = ["front_fit", "main", "plot_profiles", "run", "write"]
+
+#: the default grid: geometric to alpha = 3000, then loads where the output front meets the input
+#: side of a depth-10 net (coexisting profiles near 4500, the whole net frozen at 6500)
+ALPHAS = [*np.geomspace(2.0, 3000.0, 17), 4500.0, 6500.0]
 
 
 def plot_profiles(plt, points: list, path: str, title: str = "") -> None:
@@ -44,15 +52,39 @@ def run(depth: int = 10, scenario: str = "random", alphas=None, log=print) -> di
     import replicasym as rs
     from replicasym.solvers.yoshino import phase
     model = rs.models.yoshino(depth=depth, scenario=scenario)
-    if alphas is None:
-        alphas = np.geomspace(2.0, 3000.0, 17)
-    result = phase(model, alphas)
-    log(f"depth {depth}, {scenario}: transitions {result['alpha_transition']}")
+    result = phase(model, ALPHAS if alphas is None else alphas)
+    log(f"depth {depth}, {scenario}: transitions {result['alpha_transition']}, jumps {result['alpha_jump']}")
     return result
 
 
+def front_fit(result: dict) -> dict:
+    r"""The output front: the k-th layer from the output freezes continuously at :math:`\alpha_k`
+    (alone: layers that share one onset lose stability together and end the front);
+    least squares of :math:`k = a + b\ln\alpha_k` (thickness logarithmic in the load) and of
+    :math:`\ln k = c + s\ln\alpha_k` (a power law), over the continuous onsets adjacent to the output."""
+    tr = result["alpha_transition"]
+    ks, al = [], []
+    for k, a in enumerate(reversed(tr), start=1):
+        # the front ends at a liquid layer or at a layer sharing its onset with another one (a block of
+        # liquid layers losing stability together: a collective jump, not the front moving one layer)
+        if a is None or sum(b is not None and abs(b - a) <= 1e-6 * a for b in tr) > 1:
+            break
+        ks.append(k)
+        al.append(a)
+    ks, al = np.array(ks, float), np.array(al, float)
+    out = {"k": ks.astype(int).tolist(), "alpha": al.tolist(),
+           "ratio": (al[1:] / al[:-1]).tolist()}
+    if ks.size >= 3:
+        (b, a), res_log = np.polyfit(np.log(al), ks, 1, full=True)[:2]
+        s, c = np.polyfit(np.log(al), np.log(ks), 1)
+        out.update({"log_slope": float(b), "log_intercept": float(a),
+                    "log_rms": float(np.sqrt(res_log[0] / ks.size)) if res_log.size else 0.0,
+                    "power_exponent": float(s), "power_prefactor": float(np.exp(c)),
+                    "power_rms": float(np.sqrt(np.mean((np.exp(c) * al**s - ks) ** 2)))})
+    return out
+
+
 def _figures(plt, result: dict, directory: str, tag: str) -> list[str]:
-    os.makedirs(os.path.join(directory, "figures"), exist_ok=True)
     sc = result["scan"]
     L = len(sc["Q"][0])
     paths = []
@@ -61,7 +93,8 @@ def _figures(plt, result: dict, directory: str, tag: str) -> list[str]:
         ax.plot(range(1, L + 1), Q, "o-", label=f"alpha = {a:.3g}")
     ax.set_xlabel("weight layer l (1: input side, L: output side)")
     ax.set_ylabel("Q_l")
-    ax.legend(fontsize=7)
+    ax.set_title(f"RS layer profile, depth {L}")
+    ax.legend(fontsize=6)
     p = os.path.join(directory, "figures", f"yoshino_{tag}_profiles.png")
     fig.tight_layout()
     save_figure(fig, p)
@@ -70,14 +103,24 @@ def _figures(plt, result: dict, directory: str, tag: str) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     tr = result["alpha_transition"]
     lay = [i + 1 for i, a in enumerate(tr) if a is not None]
-    axes[0].semilogy(lay, [a for a in tr if a is not None], "o-")
+    axes[0].semilogy(lay, [a for a in tr if a is not None], "o-", label="continuous onset")
+    for layer, (lo, hi) in result["alpha_jump"].items():
+        axes[0].plot([int(layer)] * 2, [lo, hi], "r-", lw=3, label="jump (bracket)" if layer == min(
+            result["alpha_jump"]) else None)
     axes[0].set_xlabel("weight layer l")
     axes[0].set_ylabel("alpha at which layer l freezes")
-    axes[1].semilogx(sc["alpha"], sc["thickness_output"], "o-", label="output side")
-    axes[1].semilogx(sc["alpha"], sc["thickness_input"], "s--", label="input side")
+    axes[0].legend(fontsize=7)
+    fit = front_fit(result)
+    axes[1].semilogx(sc["alpha"], sc["thickness_output"], "o-", label="output side (grid)")
+    axes[1].semilogx(sc["alpha"], sc["thickness_input"], "s--", label="input side (grid)")
+    if "log_slope" in fit:
+        x = np.geomspace(min(fit["alpha"]), max(fit["alpha"]), 50)
+        axes[1].semilogx(fit["alpha"], fit["k"], "k^", label="onsets alpha_k")
+        axes[1].semilogx(x, fit["log_intercept"] + fit["log_slope"] * np.log(x), "k:",
+                         label=f"k = {fit['log_intercept']:.2f} + {fit['log_slope']:.3f} ln alpha")
     axes[1].set_xlabel("alpha")
     axes[1].set_ylabel("frozen layers")
-    axes[1].legend()
+    axes[1].legend(fontsize=7)
     p = os.path.join(directory, "figures", f"yoshino_{tag}_transitions.png")
     fig.tight_layout()
     save_figure(fig, p)
@@ -86,25 +129,45 @@ def _figures(plt, result: dict, directory: str, tag: str) -> list[str]:
     return paths
 
 
+def _fmt(a) -> str:
+    return "—" if a is None else f"{a:.6g}"
+
+
 def write(directory: str, results: dict, figures: list[str]) -> str:
-    """Append the measured tables to the hand-written page head (derivations/yoshino.md)."""
+    """Append the engine's derivation and the measured tables to the hand-written page head
+    (everything above ``<!-- generated -->`` in derivations/yoshino.md is kept)."""
+    import replicasym as rs
+    from replicasym.markdown import results_markdown
     path = os.path.join(directory, "yoshino.md")
     head = "# Yoshino\n\n"
     if os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
             head = fh.read().split("<!-- generated -->")[0]
-    import replicasym as rs
-    d = rs.derive(rs.models.yoshino(depth=3), "rs")
+    d = rs.derive(rs.models.yoshino(depth=2), "rs")
     lines = [head.rstrip(), "", "<!-- generated -->", "",
-             "## The engine's derivation trace (cavity closure, random data, depth 3)", "",
-             d.steps.markdown(), "", "## Measured", ""]
+             "## The engine's derivation trace (cavity closure, random data)", "",
+             d.steps.markdown(), "", "## The assembled equations at depth 2", "", *results_markdown(d), "",
+             "## Measured", ""]
     for tag, r in results.items():
-        lines += [f"### {tag}: transition load per weight layer", "", "| layer | alpha_l |", "|---|---|"]
-        lines += [f"| {i + 1} | {'liquid' if a is None else f'{a:.6g}'} |" for i, a in enumerate(r["alpha_transition"])]
+        lines += [f"### {tag}: transition load per weight layer", "",
+                  "| layer | continuous onset alpha_l | jump bracket |", "|---|---|---|"]
+        jumps = {int(k): v for k, v in r["alpha_jump"].items()}
+        lines += [f"| {i + 1} | {_fmt(a)} | {'' if i + 1 not in jumps else f'[{jumps[i + 1][0]:.4g}, {jumps[i + 1][1]:.4g}]'} |"
+                  for i, a in enumerate(r["alpha_transition"])]
+        fit = front_fit(r)
+        lines += ["", "Output front (k-th layer from the output freezes at alpha_k):", "",
+                  "| k | alpha_k | alpha_k / alpha_{k-1} |", "|---|---|---|"]
+        ratios = ["", *(f"{x:.3f}" for x in fit["ratio"])]
+        lines += [f"| {k} | {a:.6g} | {x} |" for k, a, x in zip(fit["k"], fit["alpha"], ratios)]
+        if "log_slope" in fit:
+            lines += ["", (f"Least squares over these onsets: k = {fit['log_intercept']:.3f} + "
+                           f"{fit['log_slope']:.4f} ln alpha (rms {fit['log_rms']:.3f} layers); power law "
+                           f"k = {fit['power_prefactor']:.3f} alpha^{fit['power_exponent']:.4f} (rms "
+                           f"{fit['power_rms']:.3f} layers).")]
         sc = r["scan"]
-        lines += ["", "| alpha | frozen (input side) | frozen (output side) |", "|---|---|---|"]
-        lines += [f"| {a:.4g} | {i} | {o} |" for a, i, o in zip(sc["alpha"], sc["thickness_input"],
-                                                              sc["thickness_output"])]
+        lines += ["", "| alpha | frozen (input side) | frozen (output side) | Q_1 .. Q_L |", "|---|---|---|---|"]
+        lines += [f"| {a:.4g} | {i} | {o} | {' '.join(f'{x:.3f}' for x in Q)} |"
+                  for a, i, o, Q in zip(sc["alpha"], sc["thickness_input"], sc["thickness_output"], sc["Q"])]
         lines.append("")
     lines += [f"![{os.path.basename(f)}](figures/{os.path.basename(f)})" for f in figures]
     text = "\n".join(lines) + "\n"
@@ -116,12 +179,23 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="derivations")
     ap.add_argument("--depth", type=int, default=10)
+    ap.add_argument("--reuse", action="store_true", help="read the cached phase result instead of solving")
     args = ap.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    results = {f"random, depth {args.depth}": run(args.depth)}
-    figs = _figures(plt, results[f"random, depth {args.depth}"], args.output, f"random_L{args.depth}")
+    tag = f"random_L{args.depth}"
+    os.makedirs(os.path.join(args.output, "figures"), exist_ok=True)
+    cache = os.path.join(args.output, "figures", f"yoshino_{tag}.json")
+    if args.reuse:
+        with open(cache, encoding="utf-8") as fh:
+            result = json.load(fh)
+    else:
+        text = json.dumps(run(args.depth), indent=1)
+        atomic_write(cache, text.encode())
+        result = json.loads(text)     # the same form as --reuse reads (layer keys as strings)
+    results = {f"random, depth {args.depth}": result}
+    figs = _figures(plt, result, args.output, tag)
     print(write(args.output, results, figs))
     return 0
 
