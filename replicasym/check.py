@@ -58,6 +58,7 @@ from .equivalence import (
     inner_range,
     nice,
     nice_to,
+    numeric_budget,
     point_dict,
     relative_spread,
     sample_points,
@@ -92,6 +93,8 @@ DIGITS = 30
 NESTED_DIGITS = 20
 #: number of random admissible points
 SAMPLES = 8
+#: wall-clock seconds allowed to the numeric stage of one check
+NUMERIC_BUDGET = 60.0
 #: inverse temperatures of the slices on which the zeros of two residuals are compared
 ROOT_BETAS = (1.5, 2.5, 3.5)
 #: grid points (and working digits) of the zero scan along one order parameter
@@ -565,9 +568,10 @@ def check_equation(d: Derivation, text: str, mapping=None, syntax: str = "sympy"
                                variable=ops[i], factor=sp.S.One, quantity="residual lhs - rhs", notes=notes)
 
     # 2. numeric
-    cmp = _Comparison(d, [u, *[_residual(e) for e in engine_eqs]], samples, seed)
-    with mpmath.workdps(cmp.digits):
-        return _numeric_equation(cmp, eq, var, indices, engine_eqs, notes)
+    with numeric_budget(NUMERIC_BUDGET, "the numeric comparison"):
+        cmp = _Comparison(d, [u, *[_residual(e) for e in engine_eqs]], samples, seed)
+        with mpmath.workdps(cmp.digits):
+            return _numeric_equation(cmp, eq, var, indices, engine_eqs, notes)
 
 
 @dataclass
@@ -693,9 +697,10 @@ def check_free_entropy(d: Derivation, text: str, mapping=None, syntax: str = "sy
     if symbolically_zero(phi_u - phi_e):
         return CheckResult(kind="free_entropy", equivalent=True, method="symbolic", user=phi_u, engine=phi_e,
                            factor=sp.S.One, quantity="free entropy", notes=notes)
-    cmp = _Comparison(d, [phi_u, phi_e], samples, seed)
-    with mpmath.workdps(cmp.digits):
-        return _numeric_free_entropy(cmp, phi_u, phi_e, notes)
+    with numeric_budget(NUMERIC_BUDGET, "the numeric comparison"):
+        cmp = _Comparison(d, [phi_u, phi_e], samples, seed)
+        with mpmath.workdps(cmp.digits):
+            return _numeric_free_entropy(cmp, phi_u, phi_e, notes)
 
 
 def _numeric_free_entropy(cmp: _Comparison, phi_u: sp.Expr, phi_e: sp.Expr, notes: list) -> CheckResult:

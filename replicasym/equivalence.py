@@ -27,7 +27,7 @@ import mpmath
 import sympy as sp
 
 from .codegen.printers import MpmathQuadraturePrinter
-from .errors import ParameterError
+from .errors import ParameterError, ReplicasymError
 from .symbolic.gaussian import GaussianExpectation, linearize, stein
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "inner_range",
     "nice",
     "nice_to",
+    "numeric_budget",
     "order_kind",
     "point_dict",
     "relative_spread",
@@ -82,6 +83,20 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def numeric_budget(seconds: float, what: str):
+    """Run a numeric stage under a wall-clock budget (:func:`time_limit`); past it, raise one clear
+    :class:`~replicasym.errors.ReplicasymError` instead of running on (nested Gaussian expectations
+    at 30 digits can take minutes per sample point)."""
+    try:
+        with time_limit(seconds):
+            yield
+    except _OutOfTime:
+        raise ReplicasymError(
+            f"{what} did not finish within {seconds:g} s (nested Gaussian expectations at high precision "
+            "are slow); try --samples 3, or compare the equations of a simpler ansatz") from None
 
 
 def _gaussian(depth: int) -> sp.Symbol:

@@ -446,3 +446,16 @@ def test_check_falls_back_to_numbers_when_the_symbolic_stage_runs_out_of_time(mo
     assert result.equivalent and result.method != "symbolic"
     wrong = check_module.check(rs.models.sk(), "q = 2*E(tanh(beta*sqrt(q)*z)**2, z)")
     assert not wrong.equivalent and wrong.method != "symbolic"
+
+
+def test_a_slow_numeric_check_is_one_clear_error(monkeypatch, capsys):
+    """Found by the long command-line fuzz run: `check sk --param h=3 --ansatz 1rsb --equation beta`
+    compares against every engine equation with two nested Gaussian expectations at 30 digits and ran
+    for more than 6 minutes.  The numeric stage now has a wall-clock budget (NUMERIC_BUDGET, 60 s;
+    2 s here) and says so in one line."""
+    from replicasym import check as check_module
+
+    monkeypatch.setattr(check_module, "NUMERIC_BUDGET", 2.0)
+    status, out, err = _cli(["check", "sk", "--param", "h=3", "--ansatz", "1rsb", "--equation", "beta"], capsys)
+    assert status == 1 and out == "" and len(err.splitlines()) == 1
+    assert "did not finish within 2 s" in err and err.startswith("replicasym: error: ")
