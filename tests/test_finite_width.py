@@ -114,6 +114,8 @@ def test_linear_thermodynamics_is_alpha_independent():
         assert s.energy == pytest.approx(-beta * xi1 * y, abs=1e-10)
         assert s.entropy == pytest.approx(0.5 * np.log(1 - s.energy**2 / xi1), abs=1e-10)  # s(E), §5.1
         assert s.free_entropy == pytest.approx(gp.free_entropy, abs=1e-9)
+        # §5.1: xi'' = 0, so the replicon 1 - beta^2 xi''(q)(1 - q)^2 is 1 at every T and width
+        assert s.replicon == pytest.approx(1.0, abs=1e-10)
         # hidden norms at T > 0: C_W^l (1 + q sum_{k<=l} 1/alpha_k) (replicasym.montecarlo.compare,
         # linear_layer_norms, derived there independently from the Gaussian weights)
         q = 1 - y
@@ -197,8 +199,8 @@ def test_bad_input_and_non_convergence(monkeypatch):
         m.solve(T=0)
     with pytest.raises(ParameterError, match="only the RS ansatz"):
         m.solve(T=0.5, ansatz="1rsb")
-    with pytest.raises(ParameterError, match="replicon"):
-        m.phase()
+    with pytest.raises(ParameterError, match="T_min < T_max"):
+        zmod.replicon_line(m, T_max=0.5, T_min=1.0)
     monkeypatch.setattr(zmod, "MAX_SWEEPS", 1)
     with pytest.raises(ConvergenceError) as err:
         zmod.zipper(generic_equations(activation("linear")), [1.0, 1.0], beta=2.0, tol=1e-300)
@@ -226,3 +228,56 @@ def test_tanh_at_alpha_one_against_monte_carlo():
                       (layer["post_norm"], s.order_parameters["Q1_d"]),
                       (layer["post_overlap"], s.order_parameters["Q1_0"])):
         assert abs(est.mean - pred) < 3 * est.err, (est, pred)
+
+
+def _independent_replicon_kernels(act, Sd, S0, Ld, L0, n=60, dy=2e-3, dh=2e-3):
+    """A_ij = E_(xi,u)[(d_i d_j log Z_1)^2] (the derivation in replicasym/symbolic/layered.py,
+    "Replicon") by brute force: log Z_1(y, h) = log E_eta exp(h sigma(y + c eta) + (Ld - L0) sigma^2/2)
+    on a Gauss-Hermite grid, second derivatives by central differences (independent of the engine)."""
+    s = act.numpy(0)
+    z_, w_ = gauss_hermite(n)
+    xi, u, eta = z_[:, None, None], z_[None, :, None], z_[None, None, :]
+    c = np.sqrt(Sd - S0)
+
+    def logZ(y, h):
+        sig = s(y + c * eta)
+        return np.log(np.sum(w_[None, None, :] * np.exp(h * sig + 0.5 * (Ld - L0) * sig**2), axis=2))
+    y0, h0 = np.sqrt(S0) * xi, np.sqrt(L0) * u
+    f = {(i, j): logZ(y0 + i * dy, h0 + j * dh) for i in (-1, 0, 1) for j in (-1, 0, 1)}
+    Lyy = (f[1, 0] - 2 * f[0, 0] + f[-1, 0]) / dy**2
+    Lhh = (f[0, 1] - 2 * f[0, 0] + f[0, -1]) / dh**2
+    Lyh = (f[1, 1] - f[1, -1] - f[-1, 1] + f[-1, -1]) / (4 * dy * dh)
+    return [float(np.einsum("i,j,ij->", w_, w_, v**2)) for v in (Lyy, Lyh, Lhh)]
+
+
+@pytest.mark.parametrize("name", ["tanh", "sin"])
+def test_replicon_kernels_against_finite_differences(name):
+    # the engine's kernels (Cameron-Martin shift: no derivative of sigma is used) against central
+    # differences of an independently computed log Z_1 (smooth activations: Gauss-Hermite is exact to
+    # ~1e-6 for both; a ReLU kink limits both quadratures to ~1e-2)
+    act = activation(name)
+    kernels, *_ = zmod._compiled_replicon(act, 60)
+    cw, cb, P_d, P_0, Ld, L0 = 1.3, 0.2, 0.9, 0.4, 0.8, 0.5
+    ref = _independent_replicon_kernels(act, cb + cw * P_d, cb + cw * P_0, Ld, L0)
+    got = [_call(k, P_d=P_d, P_0=P_0, Lambda_d=Ld, Lambda_0=L0, C_W=cw, C_b=cb) for k in kernels]
+    assert got == pytest.approx(ref, rel=2e-4)
+
+
+@pytest.mark.parametrize("name, depth, cw, T", [("sin", 1, 2.0, 0.5), ("tanh", 2, 2.0, 0.3)])
+def test_replicon_reduces_to_the_gp_limit(name, depth, cw, T):
+    # §3.5/§4: alpha -> oo must give the spherical-model replicon 1 - beta^2 xi''(q)(1 - q)^2 of the
+    # GP-limit solver, with an O(1/alpha) correction (Richardson from alpha = 1e3, 1e4)
+    gp = rs.solve(rs.models.mlp(name, depth=depth, C_W=cw), T=T, ansatz="rs").replicon
+    r3, r4 = (rs.models.mlp(name, depth=depth, C_W=cw, alpha=a).solve(T=T).replicon for a in (1e3, 1e4))
+    assert abs(r4 - gp) < 2e-4 and 7 * abs(r4 - gp) < abs(r3 - gp) < 13 * abs(r4 - gp)
+    assert abs((10 * r4 - r3) / 9 - gp) < 2e-5
+
+
+def test_at_temperature_reduces_to_the_gp_limit():
+    # sin, depth 1, C_W = 2: the GP-limit T_AT = 0.51146 (root of the GP solver's RS replicon, computed
+    # here); at alpha = 1e4 the finite-width T_AT is within O(1/alpha) of it
+    from scipy.optimize import brentq
+    gp = brentq(lambda T: rs.solve(rs.models.mlp("sin", C_W=2.0), T=T, ansatz="rs").replicon, 0.45, 0.6, xtol=1e-8)
+    line = zmod.replicon_line(rs.models.mlp("sin", C_W=2.0, alpha=1e4), T_max=0.6, T_min=0.45, points=3)
+    assert line["T_AT"] == pytest.approx(gp, abs=3e-4)
+    assert line["replicon"][0] > 0 > line["replicon"][-1]

@@ -163,18 +163,29 @@ class FiniteWidthMLP:
         from ..solvers.zipper import solve_layered
         return solve_layered(self, T=T, beta=beta, ansatz=ansatz, precision=precision)
 
-    def phase(self, precision=None) -> dict:
-        """The linear network only: its Hamiltonian is H(x) = g.x exactly (a p = 1 spherical model),
-        replica symmetric at every T, so no transition exists; E_gs and the ground-state hidden norms
-        come from the T = 0 zipper.  Nonlinear networks need the finite-alpha replicon (not derived)."""
-        if self.activation.expr != X:
-            raise ParameterError("phase of a finite-width nonlinear mlp needs the finite-alpha replicon, which "
-                                 "is not derived yet; use solve or scan (RS)")
-        gs = self.solve(T=0, precision=precision)
+    def phase(self, precision=None, T_max: float = 2.0, T_min: float = 0.05) -> dict:
+        """Linear network: H(x) = g.x exactly (a p = 1 spherical model), replica symmetric at every T;
+        E_gs and the ground-state hidden norms from the T = 0 zipper.  Nonlinear network: T_AT from the
+        finite-alpha replicon (:func:`replicasym.solvers.zipper.replicon_line`, RS solutions from T_max
+        down to T_min); E_gs needs T = 0 at finite width, which is derived for the linear block only."""
+        if self.activation.expr == X:
+            gs = self.solve(T=0, precision=precision)
+            return {"model": "mlp", "params": self.public_params(), "T_c": None, "T_d": None, "T_s": None,
+                    "T_AT": None, "T_1RSB": None, "zero_temperature_phase": "rs", "E_gs": gs.energy,
+                    "E_gs_ansatz": "rs", "hidden_norms": gs.profile["Q_d"],
+                    "notes": ["linear network: H(x) = g.x exactly, replica symmetric at every T"]}
+        if precision is not None:
+            raise ParameterError("the finite-width MLP is solved in double precision; drop --precision")
+        from ..solvers.zipper import replicon_line
+        line = replicon_line(self, T_max=T_max, T_min=T_min)
+        T_AT = line["T_AT"]
+        note = (f"finite-alpha replicon: RS unstable below T_AT = {T_AT:.6g}" if T_AT is not None else
+                f"finite-alpha replicon > 0 from T = {T_max:g} down to T = {line['T_reached']:.4g} (RS stable there)")
         return {"model": "mlp", "params": self.public_params(), "T_c": None, "T_d": None, "T_s": None,
-                "T_AT": None, "T_1RSB": None, "zero_temperature_phase": "rs", "E_gs": gs.energy,
-                "E_gs_ansatz": "rs", "hidden_norms": gs.profile["Q_d"],
-                "notes": ["linear network: H(x) = g.x exactly, replica symmetric at every T"]}
+                "T_AT": T_AT, "T_1RSB": None, "zero_temperature_phase": None,
+                "E_gs": None, "E_gs_ansatz": None, "replicon_line": {"T": line["T"], "replicon": line["replicon"]},
+                "notes": [note, ("finite width: only RS is derived (no 1RSB / T = 0 for a nonlinear block); "
+                                 "E_gs not available")]}
 
 
 def _kernel_steps(kernel: DeepKernel, xi: sp.Expr) -> tuple:

@@ -44,9 +44,11 @@ from ..symbolic.layered import (
     LayerEquations,
     U,
     generic_equations,
+    generic_replicon,
 )
 
-__all__ = ["NODES", "TOLERANCE", "CompiledEquations", "Profile", "compile_equations", "solve_layered", "zipper"]
+__all__ = ["NODES", "TOLERANCE", "CompiledEquations", "Profile", "compile_equations", "replicon", "replicon_line",
+           "solve_layered", "zipper"]
 
 #: the largest relative residual max |theta - F(theta)|/(1 + |theta|) of an accepted solution
 TOLERANCE = 1e-9
@@ -139,6 +141,32 @@ def _compiled(eqs: LayerEquations, nodes: int) -> CompiledEquations:
 def compile_equations(eqs: LayerEquations, nodes: int = NODES) -> CompiledEquations:
     """Compile (once, cached) the generic layer equations to numpy."""
     return _compiled(eqs, nodes)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_replicon(act, nodes: int) -> tuple:
+    eqs, rk, _ = generic_replicon(act)
+    b = eqs.block
+    args = (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
+            BETA, C_W, C_B)
+    kernels = tuple(_compile(k, args, _Quadrature(nodes)) for k in (rk.yy, rk.yh, rk.hh))
+    recursion = sp.lambdify((rk.curvature, ALPHA, C_W, *rk.kernel_symbols), rk.recursion, modules="numpy")
+    lam = sp.lambdify((rk.curvature, b.input_var), rk.replicon, modules="numpy")
+    return kernels, recursion, lam, float(rk.top_curvature)
+
+
+def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0, nodes: int = NODES) -> float:
+    r"""The finite-alpha replicon :math:`\lambda_R = 1 - (1-q)^2K_0` of a finite-temperature profile
+    (:func:`replicasym.symbolic.layered.replicon_kernels`): the per-layer kernels
+    :math:`A_{yy}, A_{yh}, A_{hh}` at the solution, then the curvature recursion from
+    :math:`K_L = 0` down to the input."""
+    kernels, recursion, lam, K = _compiled_replicon(act, nodes)
+    sys_ = _System(compile_equations(generic_equations(act, "finite"), nodes), alphas, 1.0, C_W, C_b)
+    P = sys_.prev(profile.x, profile.Q)
+    A = [sys_.call(f, P=P, Lam=profile.Lam) for f in kernels]
+    for ell in range(sys_.L - 1, -1, -1):
+        K = float(recursion(K, sys_.alphas[ell], sys_.cw, A[0][ell], A[1][ell], A[2][ell]))
+    return float(lam(K, profile.x))
 
 
 @dataclass
@@ -318,6 +346,41 @@ def zipper(eqs: LayerEquations, alphas, beta: float = 1.0, C_W: float = 1.0, C_b
     return Profile(float(x), Q, Lam, phi, energy, res, sweeps, newton)
 
 
+def replicon_line(model, T_max: float = 2.0, T_min: float = 0.05, points: int = 24, xtol: float = 1e-7) -> dict:
+    r"""The RS replicon of a finite-width MLP along a geometric temperature grid from ``T_max`` down to
+    ``T_min`` (each temperature's zipper starts from the previous solution) and the de Almeida--Thouless
+    temperature :math:`T_{AT}`, the highest T where :math:`\lambda_R` changes sign from + to -
+    (Brent's method on the bracketing grid cell, warm-started).
+
+    Returns ``{"T_AT": float | None, "T": [...], "replicon": [...], "T_reached": lowest T solved}``;
+    ``T_AT`` is None when the replicon stays positive down to ``T_reached``."""
+    from scipy.optimize import brentq
+    if not (0 < T_min < T_max) or int(points) < 2:
+        raise ParameterError(f"replicon_line needs 0 < T_min < T_max and points >= 2 (got {T_min}, {T_max}, {points})")
+    eqs = generic_equations(model.activation, "finite")
+    act, alphas, cw, cb = model.activation, model.alphas, model.C_W, model.C_b
+    Ts, lams, profs = [], [], []
+    prof = None
+    for T in np.geomspace(T_max, T_min, int(points)):
+        try:
+            prof = zipper(eqs, alphas, 1 / T, cw, cb, start=prof)
+        except ConvergenceError:
+            if not Ts:
+                raise
+            break
+        Ts.append(float(T))
+        lams.append(replicon(act, prof, alphas, cw, cb))
+        profs.append(prof)
+        if len(Ts) > 1 and lams[-2] > 0 >= lams[-1]:
+            hot = profs[-2]
+
+            def lam_at(t, hot=hot):
+                return replicon(act, zipper(eqs, alphas, 1 / t, cw, cb, start=hot), alphas, cw, cb)
+            T_AT = float(brentq(lam_at, Ts[-1], Ts[-2], xtol=xtol))
+            return {"T_AT": T_AT, "T": Ts, "replicon": lams, "T_reached": Ts[-1]}
+    return {"T_AT": None, "T": Ts, "replicon": lams, "T_reached": Ts[-1]}
+
+
 def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision=None, start=None) -> Solution:
     r"""RS solution of a finite-width MLP (``model.activation``, ``model.alphas``, ``model.C_W``,
     ``model.C_b``) at temperature T (``T = 0``: the ground state, closed-form blocks only).
@@ -356,14 +419,15 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
     keys = [n.format("") for n in names]
     profile = {"layer": list(range(1, len(model.alphas) + 1)), "alpha": [float(a) for a in model.alphas],
                **{k: [float(v) for v in col] for k, col in zip(keys, (*prof.Q.T, *prof.Lam.T))}}
-    notes = [("finite width: RS, solved by the zipper (forward Q, backward Lambda) and Newton; the finite-alpha "
-              "replicon is not derived")]
+    notes = ["finite width: RS, solved by the zipper (forward Q, backward Lambda) and Newton"]
     if zero:
+        notes.append("T = 0: the replicon is derived at T > 0 only (rescaled variables not done)")
         energy = -prof.free_entropy
         return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=0.0, free_entropy=None,
                         energy=energy, entropy=None, order_parameters=ops, replicon=None, converged=True,
                         residual=prof.residual, notes=notes, profile=profile)
     phi, e = prof.free_entropy, prof.energy
+    lam_R = replicon(model.activation, prof, model.alphas, model.C_W, model.C_b)
     return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=float(T) if T is not None else 1 / b,
-                    free_entropy=phi, energy=e, entropy=phi + b * e, order_parameters=ops, replicon=None,
+                    free_entropy=phi, energy=e, entropy=phi + b * e, order_parameters=ops, replicon=lam_R,
                     converged=True, residual=prof.residual, notes=notes, profile=profile)

@@ -53,6 +53,40 @@ linear network: every Gaussian average is the engine's closed form) the engine t
 :func:`layer_equations` then give the zero-temperature forward/backward/top/input equations in the
 rescaled variables.  For a nonlinear activation the inner average becomes a Moreau envelope
 (:math:`\max_y[f(h+y) - y^2/2\chi]`), which the engine's limit rules do not cover.
+
+**Replicon** (:func:`replicon_kernels`; derived here, not in the reference).  Perturb the RS saddle in
+the replicon sector, :math:`\delta q_{ab}, \delta Q^{(\ell)}_{ab}, \delta\Lambda^{(\ell)}_{ab}`
+(:math:`a\ne b`, :math:`\sum_b\delta_{ab}=0`).  Per replica pair the action's second variation is
+:math:`\tfrac12 v^TMv`, :math:`v=(\delta q, \delta Q^{(1)}, \delta\Lambda^{(1)}, \dots)`.  In a layer,
+an off-diagonal :math:`\delta\Sigma_{ab}` acts on the Gaussian average as :math:`\partial_a\partial_b`
+(heat equation) and :math:`\delta\Lambda_{ab}` as :math:`\sigma_a\sigma_b`; given the RS fields
+(:math:`\xi`, u) the replicas are independent, so in the replicon combination
+:math:`M_{ab,ab}-2M_{ab,ac}+M_{ab,cd}` the disconnected parts cancel and each replica of the pair
+carries one derivative of its single-site function
+:math:`\log Z_1(y,h) = \log\mathbb E_\eta e^{h\sigma(y+c\eta)+\frac12(\Lambda_d-\Lambda_0)\sigma^2}`
+(:math:`c^2=\Sigma_d-\Sigma_0`, at :math:`y=\sqrt{\Sigma_0}\xi`, :math:`h=\sqrt{\Lambda_0}u`):
+
+.. math::
+   A_{ij} = \mathbb E_{\xi,u}\big[(\partial_i\partial_j\log Z_1)^2\big],\quad i,j\in\{y,h\},\qquad
+   \tfrac12 v^TMv \ni \alpha_\ell\Big[-\delta\Lambda\,\delta Q + \tfrac12\big(C_W^2A_{yy}\delta P^2
+   + 2C_WA_{yh}\delta P\,\delta\Lambda + A_{hh}\delta\Lambda^2\big)\Big]
+
+(the AT averages :math:`\langle(\partial^2\log Z_1)^2\rangle`), plus :math:`-\delta q^2/2(1-q)^2` from
+:math:`\frac12\log\det q`; the output term is linear in :math:`Q^{(L)}`.  Extremising layer by layer
+from the top (a Schur complement; the zipper of the fluctuations) gives the curvature seen by
+:math:`Q^{(\ell-1)}`:
+
+.. math::
+   K_L = 0,\qquad K_{\ell-1} = \alpha_\ell C_W^2\Big[A^{(\ell)}_{yy}
+   + \frac{(A^{(\ell)}_{yh})^2K_\ell}{\alpha_\ell - A^{(\ell)}_{hh}K_\ell}\Big],\qquad
+   \lambda_R = 1 - (1-q)^2K_0 .
+
+As :math:`\alpha\to\infty` (:math:`\Lambda = O(1/\alpha)`) this is the spherical-model replicon
+:math:`1-\beta^2\xi''(q)(1-q)^2` with :math:`\xi = K^{(L+1)}`; for the linear network
+:math:`\Lambda_d=\Lambda_0` gives :math:`A_{yy}=0`, hence :math:`\lambda_R = 1` at every T and width.
+The y-derivatives are taken after the Cameron--Martin shift
+:math:`\mathbb E_\eta F(y+c\eta) = \mathbb E_\eta F(c\eta)e^{\eta y/c-y^2/2c^2}` (Hermite weights; no
+derivative of the activation, so ReLU needs no delta function).
 """
 from __future__ import annotations
 
@@ -82,11 +116,14 @@ __all__ = [
     "LayerBlock",
     "LayerEquations",
     "LayeredDerivation",
+    "RepliconKernels",
     "generic_equations",
+    "generic_replicon",
     "layer_block",
     "layer_equations",
     "layer_symbols",
     "layered_derivation",
+    "replicon_kernels",
     "zero_temperature_block",
 ]
 
@@ -189,11 +226,7 @@ def layer_block(act: Activation, trace: Trace) -> LayerBlock:
     Q = parisi(n, Qd, [Q0])
     Lam = parisi(n, Ld, [L0])
     z = sp.sqrt(S0) * XI + sp.sqrt(Sd - S0) * ETA
-    s = act.expr.subs(X, z)
-    site_avg = closed_form(linearize(E(sp.exp(h * s + (Ld - L0) / 2 * s**2), ETA)))
-    if site_avg.has(GaussianExpectation):  # no closed form: derive with an opaque sigma (see layer_equations)
-        s = SIGMA(z)
-        site_avg = E(sp.exp(h * s + (Ld - L0) / 2 * s**2), ETA)
+    site_avg = _site_average(act, lambda s: sp.exp(h * s + (Ld - L0) / 2 * s**2), z)
     site = sp.expand_log(sp.log(site_avg), force=True)
     trace.record("single replica", "z_a = sqrt(Sigma_0) xi + sqrt(Sigma_d - Sigma_0) eta_a; one replica in the "
                  "Hubbard-Stratonovich field h with the diagonal tilt (Lambda_d - Lambda_0) sigma^2/2 "
@@ -225,6 +258,13 @@ def layer_block(act: Activation, trace: Trace) -> LayerBlock:
     top_term = replica_limit(top_n, n, trace)
     return LayerBlock(act, phi, (Pd, P0), (Qd, Q0), (Ld, L0), Q_IN, input_term, top_term,
                       (sp.S.One, Q_IN), "finite", trace)
+
+
+def _site_average(act: Activation, weight, z: sp.Expr) -> sp.Expr:
+    r""":math:`\mathbb E_\eta[w(\sigma(z))]`: the engine's closed form when it has one, else kept as an
+    expectation of the opaque sigma (the activation is substituted by :func:`_with_activation`)."""
+    avg = closed_form(linearize(E(weight(act.expr.subs(X, z)), ETA)))
+    return avg if not avg.has(GaussianExpectation) else E(weight(SIGMA(z)), ETA)
 
 
 def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
@@ -339,6 +379,124 @@ def _admissible_root(roots: list, R: sp.Symbol, temperature: str) -> sp.Expr:
             if all(abs(v.imag) < 1e-12 and v.real > 0 and (temperature == "zero" or v.real < 1) for v in vals):
                 return sp.simplify(r)
     raise ValueError(f"no admissible root of the input equation among {roots}")
+
+
+@dataclass(frozen=True)
+class RepliconKernels:
+    r"""The replicon sector of the layered RS action (module docstring, "Replicon").
+
+    ``yy``, ``yh``, ``hh``: the per-layer kernels :math:`A_{yy}, A_{yh}, A_{hh}` as expressions in
+    the generic block's ``prev`` (:math:`P_d, P_0`), ``conj`` (:math:`\Lambda_d, \Lambda_0`), C_W and
+    C_b (Gaussian expectations over xi, u, eta left for the quadrature); ``recursion``: the curvature
+    handed to the layer below, :math:`K_{\ell-1}` as a function of ``curvature`` (:math:`K_\ell`),
+    ``alpha`` and the kernel symbols ``kernel_symbols``; ``replicon``: :math:`\lambda_R` as a function
+    of :math:`K_0` (``curvature``) and the input overlap."""
+
+    yy: sp.Expr
+    yh: sp.Expr
+    hh: sp.Expr
+    kernel_symbols: tuple
+    curvature: sp.Symbol
+    recursion: sp.Expr
+    replicon: sp.Expr
+    top_curvature: sp.Expr
+
+
+def replicon_kernels(block: LayerBlock, trace: Trace) -> RepliconKernels:
+    r"""Derive the replicon of the layered RS action (module docstring, "Replicon").
+
+    The single replica of the block in a shifted field, :math:`\log Z_1(y, h)` with
+    :math:`Z_1 = \mathbb E_\eta\, e^{h\sigma(y + c\eta) + \frac12(\Lambda_d-\Lambda_0)\sigma^2}`,
+    :math:`c = \sqrt{\Sigma_d-\Sigma_0}`, is differentiated by SymPy after the Cameron--Martin shift
+    :math:`\mathbb E_\eta F(y + c\eta) = \mathbb E_\eta F(c\eta)\,e^{\eta y/c - y^2/2c^2}` (so that y
+    only enters a smooth factor: no derivative of the activation is needed, ReLU included), and
+    the shift is undone under each expectation.  The kernels are
+    :math:`A_{ij} = \mathbb E_{\xi,u}[(\partial_i\partial_j\log Z_1)^2]` at :math:`y=\sqrt{\Sigma_0}\xi`,
+    :math:`h = \sqrt{\Lambda_0}u`; the Schur complement of one layer's quadratic form gives the recursion."""
+    if block.temperature != "finite":
+        raise ValueError("the replicon kernels are derived for the finite-temperature block")
+    act = block.activation
+    (Pd, P0), (Ld, L0) = block.prev, block.conj
+    Sd, S0 = _pair("Sigma", "d", "0", positive=True)
+    y, h = sp.Symbol("y", real=True), sp.Symbol("h", real=True)
+    c = sp.sqrt(Sd - S0)
+    phi_shift = sp.Function("phi_y")(ETA, y)  # eta y/c - y^2/2c^2, opaque while differentiating
+    d1, d2 = sp.symbols("d_1 d_2", real=True)  # d phi/dy and d^2 phi/dy^2 after the shift back: eta/c, -1/c^2
+    shift_rules = {sp.Derivative(phi_shift, y): d1, sp.Derivative(phi_shift, (y, 2)): d2}
+    Z = _site_average(act, lambda s: sp.exp(h * s + (Ld - L0) / 2 * s**2), c * ETA)
+    closed = not Z.has(GaussianExpectation)
+    if closed:  # the closed form is a function of c only: the shift is done by the engine's own rule
+        Z = closed_form(linearize(E(sp.exp(h * act.expr.subs(X, y + c * ETA)
+                                           + (Ld - L0) / 2 * act.expr.subs(X, y + c * ETA) ** 2), ETA)))
+    else:
+        Z = E(Z.integrand * sp.exp(phi_shift), ETA)
+    logZ = sp.log(Z)
+
+    def unshift(expr):
+        if closed:
+            return expr
+
+        def one(e):
+            f = e.integrand.xreplace(shift_rules).xreplace({sp.exp(phi_shift): sp.S.One})
+            if f.has(phi_shift):
+                raise ValueError("replicon kernels: the Cameron-Martin shift was not undone")
+            f = f.xreplace({ETA: ETA + y / c}).xreplace({d1: ETA / c, d2: -1 / c**2})
+            return E(f.replace(lambda a: a.has(ETA) and sp.expand(a - c * ETA - y) == 0, lambda a: y + c * ETA), ETA)
+        return expr.replace(lambda e: isinstance(e, GaussianExpectation) and e.variable == ETA, one)
+    second = {k: unshift(sp.diff(logZ, *v)) for k, v in (("yy", (y, 2)), ("yh", (y, h)), ("hh", (h, 2)))}
+    if closed:
+        second = {k: sp.factor(sp.cancel(v)) for k, v in second.items()}
+    trace.record("replicon: single replica", "log Z_1(y, h) = log E_eta exp(h sigma(y + c eta) + (Lambda_d - "
+                 "Lambda_0) sigma^2/2), c = sqrt(Sigma_d - Sigma_0); y-derivatives after the shift "
+                 "E_eta F(y + c eta) = E_eta F(c eta) exp(eta y/c - y^2/2c^2)",
+                 [sp.Eq(sp.Symbol(f"L_{{{k}}}"), v) for k, v in second.items()])
+    at = {y: sp.sqrt(S0) * XI, h: sp.sqrt(L0) * U}
+    sigma_sub = {Sd: C_B + C_W * Pd, S0: C_B + C_W * P0}
+
+    def kernel(v):
+        out = E(E(v.subs(at) ** 2, U), XI)
+        if closed:
+            out = closed_form(linearize(out))
+        return out.subs(sigma_sub)
+    A = {k: kernel(v) for k, v in second.items()}
+    syms = tuple(sp.Symbol(f"A_{{{k}}}", real=True) for k in A)
+    trace.record("replicon: kernels", "the replicon eigenvalue P - 2Q + R of d^2 G/dX_ab dY_cd (X, Y = Sigma, "
+                 "Lambda off-diagonal; Sigma_ab acts as d_a d_b, Lambda_ab as sigma_a sigma_b): the "
+                 "disconnected parts cancel, A_ij = E_(xi,u)[(d_i d_j log Z_1)^2]",
+                 [sp.Eq(s_, v) for s_, v in zip(syms, A.values())])
+    # one layer's quadratic form per replica pair (dP = dQ^(l-1), dQ = dQ^(l), dL = dLambda^(l)):
+    # K dQ^2/2 - alpha dL dQ + alpha (C_W^2 A_yy dP^2 + 2 C_W A_yh dP dL + A_hh dL^2)/2
+    K, dP, dQ, dL = sp.Symbol("K", real=True), *sp.symbols("dP dQ dL", real=True)
+    Ayy, Ayh, Ahh = syms
+    form = (K * dQ**2 / 2 - ALPHA * dL * dQ
+            + ALPHA * (C_W**2 * Ayy * dP**2 + 2 * C_W * Ayh * dP * dL + Ahh * dL**2) / 2)
+    crit = sp.solve([sp.diff(form, dQ), sp.diff(form, dL)], [dQ, dL], dict=True)[0]
+    recursion = sp.factor(sp.diff(form.subs(crit), dP, 2))
+    trace.record("replicon: layer recursion", "per replica pair, one layer's quadratic form in the replicon "
+                 "sector, K dQ^2/2 - alpha dLambda dQ + alpha(C_W^2 A_yy dP^2 + 2 C_W A_yh dP dLambda + A_hh "
+                 "dLambda^2)/2, extremised in dQ^(l), dLambda^(l): the curvature K_(l-1) seen by Q^(l-1); the "
+                 "output term is linear in Q^(L), so K_L = 0",
+                 sp.Eq(sp.Symbol("K_{l-1}"), recursion))
+    q = block.input_var
+    k_in = sp.diff(sp.log(1 - q), q)  # the replicon of (1/2) log det q per pair: -(q^-1 diagonal gap)^2
+    lam = sp.factor(-(1 - q) ** 2 * (-k_in**2 + K))
+    trace.record("replicon", "(1/2) log det q contributes -1/(1 - q)^2 per pair; lambda_R = -(1 - q)^2 x (the "
+                 "curvature in dq) (alpha -> oo: 1 - beta^2 xi''(q)(1 - q)^2); RS stable where lambda_R > 0",
+                 sp.Eq(sp.Symbol("lambda_R"), lam))
+    return RepliconKernels(A["yy"], A["yh"], A["hh"], syms, K, recursion, lam, sp.S.Zero)
+
+
+@functools.lru_cache(maxsize=16)
+def generic_replicon(act: Activation) -> tuple:
+    """(finite-temperature generic equations, their :class:`RepliconKernels` with the activation
+    substituted), derived once and cached; the replicon steps are in ``kernels_trace``."""
+    eqs = generic_equations(act, "finite")
+    trace = Trace()
+    rk = replicon_kernels(eqs.block, trace)
+    if any(v.has(SIGMA) for v in (rk.yy, rk.yh, rk.hh)):
+        sub = functools.partial(_with_activation, act=act)
+        rk = dataclasses.replace(rk, yy=sub(rk.yy), yh=sub(rk.yh), hh=sub(rk.hh))
+    return eqs, rk, trace
 
 
 @functools.lru_cache(maxsize=16)
