@@ -447,6 +447,8 @@ def _single_term_fixes(target: list, base: list, user_terms: list, engine_terms:
         if proportional_to_base(vals) or all(v == 0 for v in vals):
             continue
         x = exact([base, vals] if scaled else [vals])
+        if scaled and x is not None and x[0] == 0:  # yours is a multiple of this one term: no factor fix
+            continue
         if x is not None and abs(x[-1]) > tol:
             mu = 1 + (x[1] / x[0] if scaled else x[0])
             fixes.append(("engine", term, nice(mu)))

@@ -459,3 +459,13 @@ def test_a_slow_numeric_check_is_one_clear_error(monkeypatch, capsys):
     status, out, err = _cli(["check", "sk", "--param", "h=3", "--ansatz", "1rsb", "--equation", "beta"], capsys)
     assert status == 1 and out == "" and len(err.splitlines()) == 1
     assert "did not finish within 2 s" in err and err.startswith("replicasym: error: ")
+
+
+def test_check_with_a_huge_field_is_not_an_internal_error(capsys):
+    """Found by the long command-line fuzz run: with h = -1.7e15, tanh^2 = 1 at every sample point, the
+    user's constant residual is an exact multiple of one engine term with zero weight on the engine's
+    residual, and the diagnosis divided by that zero weight (ZeroDivisionError)."""
+    status, out, err = _cli(["check", "sk", "--param", "h=-1727041745913000.0", "--ansatz", "rs",
+                             "--equation", "6."], capsys)
+    assert "internal error" not in err and "Traceback" not in out + err
+    assert status == 1 and "NOT EQUIVALENT" in out
