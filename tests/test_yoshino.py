@@ -31,13 +31,62 @@ def test_depth_one_is_gardners_perceptron(perceptron_alpha1):
     assert rs.models.yoshino(depth=1, alpha=1.9).solve().Q[0] == pytest.approx(0.9709, abs=1e-4)
 
 
-def test_depth_one_teacher_is_gibbs_learning():
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 5.0])
+def test_depth_one_teacher_is_gibbs_learning(alpha):
     # teacher-student at L = 1 is Gibbs learning of a spherical perceptron (Engel & Van den Broeck
-    # ch. 2); the perceptron solver's R at alpha = 1, and the Nishimori line q = R
-    s = rs.models.perceptron(alpha=1.0, labels="teacher").solve()
-    p = rs.models.yoshino(depth=1, alpha=1.0, scenario="teacher").solve()
+    # ch. 2): the perceptron solver's R and free entropy, and the Nishimori line q = R
+    s = rs.models.perceptron(alpha=alpha, labels="teacher").solve()
+    p = rs.models.yoshino(depth=1, alpha=alpha, scenario="teacher").solve()
     assert p.Q[0] == pytest.approx(float(s.order_parameters["R"]), abs=1e-8)
     assert p.Q[0] == pytest.approx(float(s.order_parameters["q"]), abs=1e-8)
+    assert p.free_entropy == pytest.approx(float(s.free_entropy), abs=1e-8)
+    # reference/yoshino_bahri.md B.5 [COMPUTED there, independent script]: R(alpha) of Gibbs learning
+    ref = {0.5: 0.2803257, 1.0: 0.4862636, 2.0: 0.7282982, 5.0: 0.9320642}[alpha]
+    assert p.Q[0] == pytest.approx(ref, abs=1e-6)
+    assert p.as_dict()["teacher_overlap"]["R"] == p.Q
+
+
+def test_teacher_depth_one_has_no_liquid_phase():
+    # L = 1: R grows from alpha = 0 (R/sqrt(1-R) ~ 2 alpha/pi, reference B.5): phase reports 0
+    r = ysolve.phase(rs.models.yoshino(depth=1, scenario="teacher"), [0.5, 1.0])
+    assert r["alpha_transition"] == [0.0] and r["first_boundary"] == "both"
+    assert r["transition"] == "crystalline (teacher-student)" and r["scan_stopped"] is None
+
+
+def test_teacher_onsets_from_landau_analysis():
+    # Landau analysis of the teacher's cavity closure (derivations/yoshino.md): to second order in the
+    # overlaps it is the random one with every sign flipped (maximum instead of minimum), so the
+    # liquid branch loses stability at the same loads: depth 2 at u + u^2 = 1, u = 4 alpha/pi^2, both
+    # layers together.  Tolerance 2e-5: the teacher's block derivatives are shifted by
+    # TEACHER_FLOOR (1e-11) against a rounding error ~1e-16/sqrt(C), seen by 1e-7 finite differences
+    r = ysolve.phase(rs.models.yoshino(depth=2, scenario="teacher"), [1.4, 1.6])
+    a = r["alpha_transition"]
+    assert a[0] == pytest.approx((math.sqrt(5) - 1) * math.pi**2 / 8, rel=2e-5)
+    assert a[1] == pytest.approx(a[0], rel=1e-9) and r["first_boundary"] == "both"
+
+
+def test_teacher_output_layer_crystallises_alone():
+    # depth 3 at alpha = 3, between the output layer's onset pi^2/4 and the next one (derivations/
+    # yoshino.md): only the output layer has an overlap with the teacher; the reference's boundary
+    # table (A.4) does not apply (teacher signs), so the oracle is structural
+    p = rs.models.yoshino(depth=3, alpha=3.0, scenario="teacher").solve()
+    assert p.thickness == (0, 1) and p.Q[2] > 0.05 and max(p.Q[:2]) < 1e-9
+    assert p.q[2] > 0 and p.q[1] < 1e-9
+
+
+@pytest.mark.slow
+def test_teacher_crystallises_from_the_output_boundary():
+    # depth 3: the output layer next to a liquid interior crystallises first, at pi^2/4 (Landau, as
+    # the random case); the input layer is coupled only through qhat_1, of second order while layer 2
+    # is liquid, so it does not crystallise on its own; R_l is non-decreasing in alpha
+    m = rs.models.yoshino(depth=3, scenario="teacher")
+    r = ysolve.phase(m, [2.0, 3.0, 4.0])
+    assert r["alpha_transition"][:2] == [None, None]
+    assert r["alpha_transition"][2] == pytest.approx(math.pi**2 / 4, rel=2e-5)
+    assert r["first_boundary"] == "output" and r["scan"]["thickness_output"] == [0, 1, 1]
+    Q = np.array(r["scan"]["Q"])
+    assert np.all(np.diff(Q, axis=0) >= -1e-12) and Q[-1, 2] > Q[-2, 2] > 0.05
+    assert np.max(Q[:, :2]) < 1e-9
 
 
 def test_liquid_free_entropy_is_annealed():

@@ -85,6 +85,11 @@ SEED = 1e-2
 #: two profiles are the same solution when no weight overlap differs by more than this
 COINCIDE = 1e-6
 TINY = 1e-30
+#: the teacher's Stein-simplified block derivatives keep a removable 1/sqrt(C) against an odd
+#: expectation that vanishes only to rounding: its error ~ 1e-16/sqrt(C) (0.003 at C = 1e-30, below
+#: 1e-12 for C >= 1e-11), so there the overlaps are shifted by this (an O(1e-11) change of the forces,
+#: far below TOLERANCE and FROZEN; a shift, not a floor, keeps the finite differences unbiased)
+TEACHER_FLOOR = 1e-11
 
 
 def _np_log_h(x):
@@ -175,7 +180,10 @@ class Nested:
 @dataclass
 class YoshinoProfile:
     """The RS layer profile at one load: ``Q`` (layers 1..L), ``q`` (neuron layers 0..L, clamped ends
-    1), ``qhat`` (hidden layers 1..L-1), ``replicon`` per weight layer (random data)."""
+    1), ``qhat`` (hidden layers 1..L-1), ``replicon`` per weight layer (random data).  Teacher-student:
+    on the Nishimori line the student-student overlaps equal the student-teacher ones, so ``Q`` is the
+    weight overlap with the teacher R_l and ``q`` the neuron overlap r_l
+    (``as_dict`` also names them ``teacher_overlap``)."""
 
     params: dict
     alpha: float
@@ -223,6 +231,8 @@ class YoshinoProfile:
                 "profile": {"layer": list(range(1, len(self.Q) + 1)), "Q": self.Q, "q": self.q,
                             "qhat": self.qhat, "replicon": rep, "frozen": self.frozen},
                 "thickness": {"input": self.thickness[0], "output": self.thickness[1]},
+                **({"teacher_overlap": {"R": self.Q, "r": self.q}} if self.params.get("scenario") == "teacher"
+                   else {}),
                 "notes": list(self.notes)}
 
 
@@ -243,6 +253,7 @@ class _Numerics:
         from ..models.yoshino import KAPPA, P_IN, Q_HAT, Q_OUT, Q_W, block_fixed_points, blocks
         b, _ = blocks(closure, teacher)
         self.teacher = teacher
+        self.floor = TEACHER_FLOOR if teacher else TINY
         fp = block_fixed_points(b)
         X = sp.Symbol("X", real=True)
         h_args = (Q_W, P_IN, Q_HAT, Q_OUT, KAPPA)
@@ -280,12 +291,19 @@ def _solve_Q(num: _Numerics, F: np.ndarray) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
+def _floored(num: _Numerics, x):
+    """Overlaps as the blocks are evaluated: floored at TINY, or for the teacher shifted by
+    TEACHER_FLOOR (see there)."""
+    return np.maximum(x, TINY) if num.floor == TINY else np.maximum(x, 0.0) + num.floor
+
+
 def _sweep(num: _Numerics, alpha: float, kappa: float, Q, q, qh):
     """One Jacobi update of every layer; returns the proposed (Q, q, qh)."""
     L = Q.size
     # the Stein-simplified derivatives hold removable factors like sqrt(qhat)/sqrt(qhat): evaluate at
-    # overlaps floored at TINY (exact to double precision; no cancellation is involved)
-    Qe, qe, qhe = np.maximum(Q, TINY), np.maximum(q, TINY), np.maximum(qh, TINY)
+    # overlaps floored at TINY (exact to double precision; no cancellation is involved; the teacher's
+    # blocks at TEACHER_FLOOR, see there)
+    Qe, qe, qhe = _floored(num, Q), _floored(num, q), np.maximum(qh, TINY)
     prev = np.concatenate([[1.0], qe])      # q_0 .. q_{L-1}
     k = np.full(L - 1, kappa)
     if L > 1:
@@ -367,7 +385,7 @@ def _polish(num, alpha, kappa, Q, q, qh):
 def _residual(num, alpha, kappa, Q, q, qh) -> float:
     _, qn, qhn = _sweep(num, alpha, kappa, Q, q, qh)
     L = Q.size
-    Qe, qe, qhe = np.maximum(Q, TINY), np.maximum(q, TINY), np.maximum(qh, TINY)
+    Qe, qe, qhe = _floored(num, Q), _floored(num, q), np.maximum(qh, TINY)
     prev = np.concatenate([[1.0], qe])
     F = np.concatenate([num.hid(Qe[:-1], prev[:-1], qhe, qe, np.full(L - 1, kappa))[0] if L > 1 else [],
                         np.atleast_1d(num.out(Qe[-1], prev[-1], kappa)[0])])
@@ -482,12 +500,20 @@ def _finish(model, num, alpha, Q, q, qh, res, sweeps) -> YoshinoProfile:
                           notes=notes)
 
 
-def scan(model, alphas) -> list[YoshinoProfile]:
+def scan(model, alphas, stop: list | None = None) -> list[YoshinoProfile]:
     """Profiles along ``alphas``, each from the frozen start and by continuation from the previous one
-    (:func:`profile`)."""
+    (:func:`profile`).  With a list ``stop``, the scan ends at the first load that raises
+    :class:`~replicasym.errors.ConvergenceError` and appends ``{"alpha", "reason", "residual"}`` to
+    ``stop`` (the profiles before it are returned); without it the error propagates."""
     out: list = []
     for a in alphas:
-        out.append(profile(model, a, start=out[-1] if out else None))
+        try:
+            out.append(profile(model, a, start=out[-1] if out else None))
+        except ConvergenceError as exc:
+            if stop is None or not out:
+                raise
+            stop.append({"alpha": float(a), "reason": str(exc), "residual": exc.residual})
+            break
     return out
 
 
@@ -544,15 +570,43 @@ def onset(model, layer: int, a_lo: float, a_hi: float, liquid_at_lo: YoshinoProf
     return float(brentq(f, a_lo, a_hi, xtol=1e-12, rtol=1e-7))
 
 
+def _forced_at_zero(model, alpha: float) -> np.ndarray:
+    """Per weight layer: whether the all-liquid point (every overlap 0) is *not* stationary for it, i.e.
+    the layer's overlap is forced from alpha = 0 on (depth 1: Gardner's Q, the teacher's R)."""
+    num, L = _Numerics(model.closure, model.scenario == "teacher"), model.depth
+    Q, _, _ = _sweep(num, alpha, float(model.kappa), np.zeros(L), np.zeros(L - 1), np.zeros(L - 1))
+    return Q > FROZEN
+
+
+def _first_boundary(onsets: list) -> str | None:
+    """The boundary whose adjacent weight layer has the lowest transition load."""
+    a_in, a_out = onsets[0], onsets[-1]
+    if a_in is None and a_out is None:
+        return None
+    if len(onsets) == 1 or (a_in is not None and a_out is not None and abs(a_in - a_out) <= 1e-6 * a_out):
+        return "both"
+    if a_out is None or (a_in is not None and a_in < a_out):
+        return "input"
+    return "output"
+
+
 def phase(model, alphas=None) -> dict:
     """Transition load of every weight layer on a geometric grid of loads (refined by :func:`onset`),
-    the frozen thickness at each side along the grid, and the profiles."""
+    the frozen thickness at each side along the grid, and the profiles.
+
+    The scan ends at the first load the solver cannot resolve (after at least one solved load; e.g.
+    a teacher-student net close to perfect generalisation, where the quadrature refuses the nearly
+    frozen layers): that load and the reason are reported under ``scan_stopped``, and layers not yet
+    frozen there have ``alpha_transition`` null.  A layer frozen at the first load whose overlap is
+    forced from alpha = 0 on (no liquid branch: depth 1) has ``alpha_transition`` 0."""
     if alphas is None:
         alphas = np.geomspace(1.0, 30.0 * model.depth, int(4 * np.log(30 * model.depth)) + 1)
-    alphas = [float(a) for a in alphas]
-    profiles = scan(model, alphas)
+    stopped: list = []
+    profiles = scan(model, [float(a) for a in alphas], stop=stopped)
+    alphas = [p.alpha for p in profiles]
     L = model.depth
-    onsets: list = [None] * L
+    onsets: list = [None if not (fr and forced) else 0.0
+                    for fr, forced in zip(profiles[0].frozen, _forced_at_zero(model, alphas[0]))]
     jumps: dict = {}
     for k in range(1, len(alphas)):
         before, after = profiles[k - 1].frozen, profiles[k].frozen
@@ -564,17 +618,25 @@ def phase(model, alphas=None) -> dict:
                     continue
                 onsets[ell] = onset(model, ell + 1, alphas[k - 1], alphas[k], profiles[k - 1])
     thick = [p.thickness for p in profiles]
+    teacher = model.scenario == "teacher"
+    what = ("weight overlap with the teacher R_l = Q_l (Nishimori line: student-student overlaps equal "
+            "student-teacher overlaps)" if teacher else "weight overlap")
+    notes = [(f"RS throughout; a transition is the continuous onset of a layer's {what} "
+              "(the linearised stationarity map at that layer's liquid branch has a zero mode)"),
+             f"layers still liquid at alpha = {alphas[-1]:g} have alpha_transition null",
+             ("alpha_jump: layer -> [a, b], the layer froze discontinuously between the grid loads a and b "
+              "(its liquid branch was still stable at b, or gone; another branch had the larger free "
+              "entropy)")]
+    if stopped:
+        notes.append(f"the scan stopped at alpha = {stopped[0]['alpha']:g}: {stopped[0]['reason']}")
     return {"model": "yoshino", "params": model.public_params(), "ansatz": "rs",
             "alpha_transition": onsets,
             "first_transition": min((a for a in onsets if a is not None), default=None),
+            "first_boundary": _first_boundary(onsets),
             "alpha_jump": jumps,
+            "scan_stopped": stopped[0] if stopped else None,
             "scan": {"alpha": alphas, "thickness_input": [t[0] for t in thick],
                      "thickness_output": [t[1] for t in thick], "Q": [p.Q for p in profiles],
                      "q": [p.q for p in profiles]},
-            "transition": "crystalline (teacher-student)" if model.scenario == "teacher" else "glass",
-            "notes": [("RS throughout; a transition is the continuous onset of a layer's weight overlap "
-                      "(the linearised stationarity map at that layer's liquid branch has a zero mode)"),
-                      f"layers still liquid at alpha = {alphas[-1]:g} have alpha_transition null",
-                      ("alpha_jump: layer -> [a, b], the layer froze discontinuously between the grid loads a and b "
-                       "(its liquid branch was still stable at b, or gone; another branch had the larger free "
-                       "entropy)")]}
+            "transition": "crystalline (teacher-student)" if teacher else "glass",
+            "notes": notes}

@@ -1,14 +1,18 @@
 r"""Layer profiles of Yoshino's deep network and the page ``derivations/yoshino.md``.
 
-    python -m replicasym.studies.yoshino -o derivations          # depth 10, random data (~15 min)
+    python -m replicasym.studies.yoshino -o derivations          # depth 10 random, teacher 1..4 (~30 min)
+    python -m replicasym.studies.yoshino -o derivations --reuse  # redraw from the cached JSON
 
 It runs :func:`replicasym.solvers.yoshino.phase` on a geometric grid of loads, draws the weight
 overlap :math:`Q_\ell` against the layer for several loads, the transition load of each layer and
 the frozen thickness at each boundary against :math:`\log\alpha`, fits the output-side thickness
 :math:`k` (the k-th layer from the output freezes at :math:`\alpha_k`) against :math:`\log\alpha_k`,
-and writes the page with the engine's derivation trace.  The phase results are cached as JSON next
-to the figures (``--reuse`` reads them back instead of recomputing).  A study, regenerated on demand
-(not part of the default test run).
+and writes the page with the engine's derivation trace.  The teacher-student scenario
+(:data:`TEACHER_DEPTHS`) adds the per-layer overlap with the teacher :math:`R_\ell` against the load,
+the crystalline transition load of each layer, and the depth-1 check against the perceptron's Gibbs
+learning.  The phase results are cached as JSON next to the figures, one file per scenario and depth
+(``--reuse`` reads the cached ones back and computes only the missing ones).  A study, regenerated on
+demand (not part of the default test run).
 """
 from __future__ import annotations
 
@@ -20,11 +24,17 @@ import numpy as np
 
 from replicasym.fileio import atomic_write, save_figure
 
-__all__ = ["front_fit", "main", "plot_profiles", "run", "write"]
+__all__ = ["front_fit", "gibbs_check", "main", "plot_profiles", "run", "write"]
 
 #: the default grid: geometric to alpha = 3000, then loads where the output front meets the input
 #: side of a depth-10 net (coexisting profiles near 4500, the whole net frozen at 6500)
 ALPHAS = [*np.geomspace(2.0, 3000.0, 17), 4500.0, 6500.0]
+#: teacher-student: the depths solved and their grid (a factor sqrt 2 per load; each scan ends where the
+#: net nearly generalises perfectly and the quadrature refuses the frozen layers, ``scan_stopped``)
+TEACHER_DEPTHS = (1, 2, 3, 4)
+TEACHER_ALPHAS = [float(a) for a in np.geomspace(1.0, 256.0, 17)]
+#: depth 1 against the perceptron's Gibbs learning at these loads
+GIBBS_ALPHAS = (0.5, 1.0, 2.0, 5.0)
 
 
 def plot_profiles(plt, points: list, path: str, title: str = "") -> None:
@@ -55,6 +65,19 @@ def run(depth: int = 10, scenario: str = "random", alphas=None, log=print) -> di
     result = phase(model, ALPHAS if alphas is None else alphas)
     log(f"depth {depth}, {scenario}: transitions {result['alpha_transition']}, jumps {result['alpha_jump']}")
     return result
+
+
+def gibbs_check(alphas=GIBBS_ALPHAS) -> list[dict]:
+    """Depth 1, teacher: :math:`R` of the deep network's solver and of the perceptron's teacher-student
+    (Gibbs learning) solver at each load."""
+    import replicasym as rs
+    out = []
+    for a in alphas:
+        s = rs.models.perceptron(alpha=a, labels="teacher").solve()
+        p = rs.models.yoshino(depth=1, alpha=a, scenario="teacher").solve()
+        out.append({"alpha": float(a), "R_yoshino": p.Q[0], "R_perceptron": float(s.order_parameters["R"]),
+                    "free_entropy_yoshino": p.free_entropy, "free_entropy_perceptron": float(s.free_entropy)})
+    return out
 
 
 def front_fit(result: dict) -> dict:
@@ -129,11 +152,69 @@ def _figures(plt, result: dict, directory: str, tag: str) -> list[str]:
     return paths
 
 
+def _teacher_figure(plt, results: dict, directory: str) -> str:
+    """Left: the overlap with the teacher R_l against alpha, one curve per layer, deepest net solved;
+    right: the crystalline transition load of each layer against its distance from the output."""
+    deepest = results[max(results)]
+    sc = deepest["scan"]
+    L = len(sc["Q"][0])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ell in range(L):
+        axes[0].semilogx(sc["alpha"], [Q[ell] for Q in sc["Q"]], "o-", ms=3, label=f"layer {ell + 1}")
+    axes[0].set_xlabel("alpha")
+    axes[0].set_ylabel("R_l (weight overlap with the teacher)")
+    axes[0].set_title(f"teacher-student, depth {L} (layer {L}: output side)")
+    axes[0].legend(fontsize=6)
+    for depth, r in sorted(results.items()):
+        tr = r["alpha_transition"]
+        ks = [depth - i for i, a in enumerate(tr) if a]
+        axes[1].semilogy(ks, [a for a in tr if a], "o-", label=f"depth {depth}")
+    axes[1].set_xlabel("k = L + 1 - l (1: output layer)")
+    axes[1].set_ylabel("crystalline transition alpha_l")
+    axes[1].legend(fontsize=7)
+    path = os.path.join(directory, "figures", "yoshino_teacher_overlaps.png")
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _teacher_lines(teacher: dict, gibbs: list) -> list[str]:
+    lines = ["### teacher-student: crystalline transition load per weight layer", "",
+             ("`alpha_transition` of `phase` (layer 1: input side, layer L: output side; 0: the overlap grows "
+              "from alpha = 0, no liquid phase; — : not crystalline where the scan stopped)."), "",
+             "| depth | alpha_l, l = 1..L | first boundary | jumps | scan stopped at |", "|---|---|---|---|---|"]
+    for depth, r in sorted(teacher.items()):
+        stop = r.get("scan_stopped")
+        stopped = "" if not stop else f"{stop['alpha']:.4g}"
+        lines.append(f"| {depth} | {', '.join(_fmt(a) for a in r['alpha_transition'])} | "
+                     f"{r.get('first_boundary')} | {r['alpha_jump'] or ''} | "
+                     f"{stopped} |")
+    deepest = teacher[max(teacher)]
+    fit = front_fit(deepest)
+    lines += ["", f"Output front of depth {max(teacher)} (k-th layer from the output crystallises at alpha_k):", "",
+              "| k | alpha_k | alpha_k / alpha_{k-1} |", "|---|---|---|"]
+    ratios = ["", *(f"{x:.3f}" for x in fit["ratio"])]
+    lines += [f"| {k} | {a:.6g} | {x} |" for k, a, x in zip(fit["k"], fit["alpha"], ratios)]
+    sc = deepest["scan"]
+    lines += ["", f"Overlap with the teacher per layer, depth {max(teacher)}:", "",
+              "| alpha | R_1 .. R_L | r_1 .. r_(L-1) |", "|---|---|---|"]
+    lines += [f"| {a:.4g} | {' '.join(f'{x:.3f}' for x in Q)} | {' '.join(f'{x:.3f}' for x in q[1:-1])} |"
+              for a, Q, q in zip(sc["alpha"], sc["Q"], sc["q"])]
+    lines += ["", "Depth 1 against the perceptron's teacher-student (Gibbs learning) solver:", "",
+              "| alpha | R (yoshino, L = 1) | R (perceptron, labels = teacher) | Phi (yoshino) | Phi (perceptron) |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {g['alpha']:g} | {g['R_yoshino']:.10f} | {g['R_perceptron']:.10f} | "
+              f"{g['free_entropy_yoshino']:.10f} | {g['free_entropy_perceptron']:.10f} |" for g in gibbs]
+    return [*lines, ""]
+
+
 def _fmt(a) -> str:
     return "—" if a is None else f"{a:.6g}"
 
 
-def write(directory: str, results: dict, figures: list[str]) -> str:
+def write(directory: str, results: dict, figures: list[str], teacher: dict | None = None,
+          gibbs: list | None = None) -> str:
     """Append the engine's derivation and the measured tables to the hand-written page head
     (everything above ``<!-- generated -->`` in derivations/yoshino.md is kept)."""
     import replicasym as rs
@@ -169,34 +250,50 @@ def write(directory: str, results: dict, figures: list[str]) -> str:
         lines += [f"| {a:.4g} | {i} | {o} | {' '.join(f'{x:.3f}' for x in Q)} |"
                   for a, i, o, Q in zip(sc["alpha"], sc["thickness_input"], sc["thickness_output"], sc["Q"])]
         lines.append("")
+    if teacher:
+        lines += _teacher_lines(teacher, gibbs or [])
     lines += [f"![{os.path.basename(f)}](figures/{os.path.basename(f)})" for f in figures]
     text = "\n".join(lines) + "\n"
     atomic_write(path, text.encode())
     return path
 
 
+def _cached(path: str, reuse: bool, compute) -> dict:
+    """The phase result cached at ``path``: read back with ``reuse`` (when present), else computed and
+    written; returned in the form read back (layer keys as strings)."""
+    if reuse and os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    text = json.dumps(compute(), indent=1)
+    atomic_write(path, text.encode())
+    return json.loads(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="derivations")
     ap.add_argument("--depth", type=int, default=10)
-    ap.add_argument("--reuse", action="store_true", help="read the cached phase result instead of solving")
+    ap.add_argument("--teacher-depths", default=",".join(map(str, TEACHER_DEPTHS)),
+                    help="comma-separated depths of the teacher-student scenario")
+    ap.add_argument("--reuse", action="store_true",
+                    help="read the cached phase results (computing only the missing ones)")
     args = ap.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     tag = f"random_L{args.depth}"
-    os.makedirs(os.path.join(args.output, "figures"), exist_ok=True)
-    cache = os.path.join(args.output, "figures", f"yoshino_{tag}.json")
-    if args.reuse:
-        with open(cache, encoding="utf-8") as fh:
-            result = json.load(fh)
-    else:
-        text = json.dumps(run(args.depth), indent=1)
-        atomic_write(cache, text.encode())
-        result = json.loads(text)     # the same form as --reuse reads (layer keys as strings)
+    figdir = os.path.join(args.output, "figures")
+    os.makedirs(figdir, exist_ok=True)
+    result = _cached(os.path.join(figdir, f"yoshino_{tag}.json"), args.reuse, lambda: run(args.depth))
+    teacher = {}
+    for d in (int(x) for x in args.teacher_depths.split(",") if x.strip()):
+        teacher[d] = _cached(os.path.join(figdir, f"yoshino_teacher_L{d}.json"), args.reuse,
+                             lambda d=d: run(d, "teacher", TEACHER_ALPHAS))
     results = {f"random, depth {args.depth}": result}
     figs = _figures(plt, result, args.output, tag)
-    print(write(args.output, results, figs))
+    if teacher:
+        figs.append(_teacher_figure(plt, teacher, args.output))
+    print(write(args.output, results, figs, teacher, gibbs_check() if teacher else None))
     return 0
 
 
