@@ -83,6 +83,16 @@ def _precision(text: str) -> int:
     return v
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
 def _ansatz(text: str) -> str:
     t = text.strip().lower()
     if not _ANSATZ.match(t):
@@ -544,6 +554,11 @@ def cmd_scan_energy(args, out) -> int:
 
 
 def cmd_scan(args, out) -> int:
+    if args.model == "signal" or getattr(args, "E", None) is not None or args.alpha is not None:
+        used = [f for f, v in (("--scheduler", args.scheduler), ("--workers", args.workers),
+                               ("--chunk-size", args.chunk_size), ("--output", args.output)) if v is not None]
+        if used:
+            raise UsageError(f"{', '.join(used)}: only for temperature scans (--T)")
     if args.model == "signal":
         return cmd_scan_signal(args, out)
     if getattr(args, "E", None) is not None:
@@ -560,13 +575,23 @@ def cmd_scan(args, out) -> int:
     if args.plot and not args.plot.lower().endswith((".png", ".pdf", ".svg")):
         raise UsageError("--plot FILE must end in .png, .pdf or .svg")
     model, params = _build_model(args)
-    sols = _api("scan")(model, args.ansatz, temps)
+    from .solvers.scan import require_pyarrow, write_scan
+    if args.output is not None and not args.output.lower().endswith((".csv", ".json", ".parquet")):
+        raise UsageError("--output FILE must end in .csv, .json or .parquet")
+    if args.output is not None and args.output.lower().endswith(".parquet"):
+        require_pyarrow()  # before the scan, not after it
+    options = {k: v for k, v in (("scheduler", args.scheduler), ("chunk_size", args.chunk_size),
+                                 ("workers", args.workers)) if v is not None}
+    sols = _api("scan")(model, args.ansatz, temps, **options)
     points = [jsonable(_solution_dict(s)) for s in sols]
     if plt is not None:
         _plot(plt, points, args)
+    result = {"model": args.model, "params": jsonable(params), "ansatz": args.ansatz, "points": points,
+              **({"plot": args.plot} if args.plot else {})}
+    if args.output is not None:
+        write_scan(args.output, result)
     if args.json:
-        _emit_json({"model": args.model, "params": jsonable(params), "ansatz": args.ansatz,
-                    "points": points, **({"plot": args.plot} if args.plot else {})}, out)
+        _emit_json({**result, **({"output": args.output} if args.output else {})}, out)
         return EXIT_OK
     ops = []
     for p in points:
@@ -888,6 +913,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="signal only: bias variances of the critical line (default 0:0.3:31)")
     p.add_argument("--plot", metavar="FILE.png", help="also plot the scan (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the list 'points'")
+    p.add_argument("--output", metavar="FILE", help="--T scans: also write the table to FILE.csv, FILE.json "
+                                                    "or FILE.parquet (parquet needs pyarrow)")
+    p.add_argument("--scheduler", metavar="S",
+                   help="--T scans: serial (default), dask (a local Dask cluster) or dask=ADDRESS (a running "
+                        "scheduler); needs pip install 'replicasym[dask]'. Same numbers as the serial scan "
+                        "with the same --chunk-size")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="--scheduler dask: worker processes of the local cluster (default: one per CPU)")
+    p.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                   help="--T scans: temperatures per chunk; continuation in T restarts at each chunk "
+                        "(serial default: one chunk; dask default: NUM/16 rounded up)")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("phase", formatter_class=_FMT, help="transition temperatures and the T = 0 phase",

@@ -22,8 +22,10 @@ from .symbolic.saddle import (eliminate_conjugates, fixed_point_equations, gauss
 __all__ = ["derive", "parse_ansatz", "ANSATZE"]
 
 ANSATZE = ("rs", "1rsb", "krsb:K", "frsb")
-#: the largest K of a symbolic k-RSB derivation: krsb:3 takes ~30 s (spherical p = 3) and krsb:4 does not
-#: finish in minutes; the numerical Parisi solvers (solve) need no symbolic derivation
+#: the largest K of a symbolic k-RSB derivation.  Derivation + numpy + mpmath codegen (benchmarks/README.md,
+#: "Derivation cost"): spherical p = 3 ~3 s at K = 3, ~6 s at K = 4, ~110 s at K = 12 (~K^2.6); SK ~30 s
+#: at K = 3, ~80 s at K = 4 (~K^3.9: nested Gaussian expectations, their Jacobian and its cse); the
+#: numerical Parisi solvers (solve) need no symbolic derivation
 MAX_SYMBOLIC_K = 3
 
 
@@ -62,7 +64,7 @@ def derive(model, ansatz: str = "rs") -> Derivation:
     k = parse_ansatz(ansatz)
     if MAX_SYMBOLIC_K < k < math.inf:
         raise ParameterError(f"derive: the symbolic {_canonical(k)} derivation is available up to "
-                             f"krsb:{MAX_SYMBOLIC_K} (krsb:3 takes ~30 s and the cost grows steeply with K); "
+                             f"krsb:{MAX_SYMBOLIC_K} (krsb:3 takes ~30 s for SK and the cost grows steeply with K); "
                              "solve krsb:K or frsb numerically with solve")
     if k == math.inf:
         d = continuum_derivation(model)

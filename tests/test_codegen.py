@@ -413,3 +413,64 @@ def test_real_derivations_render_and_agree(model, ansatz, cache):
     assert g.shape == (k,) and np.isfinite(g).all()
     if d.zero_temperature is not None and d.zero_temperature.order_parameters:
         assert hasattr(npm, "ground_state_energy") and hasattr(npm, "ground_state_newton")
+
+
+# --------------------------------------------------------------------------- fingerprint index
+def test_second_load_uses_the_fingerprint_index_without_rendering(tmp_path, monkeypatch):
+    """benchmarks/README.md, "Derivation cost": a second load must not render again."""
+    d = sk_rs_derivation()
+    mod = cg.load(d, "numpy", tmp_path)
+    sys.modules.pop(mod.__name__, None)  # a fresh process: nothing memoised
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(cg, "render", no_render)
+    mod2 = cg.load(d, "numpy", tmp_path)
+    assert mod2.__file__ == mod.__file__
+    assert float(mod2.free_entropy((0.5,), (1.0, 0.0))) == float(mod.free_entropy((0.5,), (1.0, 0.0)))
+
+
+def test_fingerprint_separates_what_the_source_depends_on():
+    import replicasym as rs
+    from replicasym.solvers.thermo import derivation_for
+    fp = cg.fingerprint
+    sk = derivation_for(rs.models.sk(h=0.3), "rs")
+    assert fp(sk, "numpy") == fp(derivation_for(rs.models.sk(h=0.3), "rs"), "numpy")
+    others = [fp(sk, "mpmath"), fp(derivation_for(rs.models.sk(h=0.2), "rs"), "numpy"),
+              fp(derivation_for(rs.models.sk(h=0.3), "1rsb"), "numpy"),
+              # network kernels enter xi only by name in the expressions: their keys are part of it
+              fp(derivation_for(rs.models.mlp(activation="tanh", depth=2), "rs"), "numpy"),
+              fp(derivation_for(rs.models.mlp(activation="tanh", depth=3), "rs"), "numpy"),
+              fp(derivation_for(rs.models.mlp(activation="tanh", depth=3, C_W=1.5), "rs"), "numpy")]
+    assert len({fp(sk, "numpy"), *others}) == 1 + len(others)
+
+
+def test_a_bad_or_shared_index_entry_falls_back_to_rendering(tmp_path, monkeypatch):
+    d = sk_rs_derivation()
+    src = cg.render(d, "numpy")
+    mod = cg.load(d, "numpy", tmp_path)
+    sys.modules.pop(mod.__name__, None)
+    (entry,) = (tmp_path / "index").iterdir()
+    # points at a module that is not there / is not hexadecimal / names a corrupted module
+    for text in ("0" * 64, "not a digest", None):
+        if text is None:
+            entry.write_text(content_hash(src))
+            Path(mod.__file__).write_text(src.replace("return", "return 0 *", 1))
+        else:
+            entry.write_text(text)
+        m = cg.load(d, "numpy", tmp_path)
+        sys.modules.pop(m.__name__, None)
+        assert Path(m.__file__).read_text() == src and entry.read_text().strip() == content_hash(src)
+    # an index that others may write is not trusted: it is ignored (the module is rendered)
+    entry.chmod(0o666)
+    calls = []
+    real = cg.render
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cg, "render", counting)
+    cg.load(d, "numpy", tmp_path)
+    assert calls == [1]

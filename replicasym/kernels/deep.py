@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -247,14 +248,60 @@ class DeepKernel:
                 f"{self.depth!r}, {self.C_W!r}, {self.C_b!r}, {'auto' if self.closed else 'hermite'!r})")
 
     def mpmath(self, order: int = 0):
-        """mpmath callable for the ``order``-th derivative of xi (closed-form kernels only, else None)."""
+        r"""mpmath callable for the ``order``-th derivative of xi (closed-form kernels only, else None).
+
+        It evaluates the kernel map layer by layer at the working precision (:meth:`_mp_jet`), so its
+        cost grows linearly with the depth.  The nested closed form :meth:`symbolic` is not used: for
+        ReLU its size grows exponentially with the depth (at depth 7, differentiating and lambdifying it
+        took minutes)."""
         if not self.closed:
             return None
-        if order not in self._mp:
-            q = sp.Symbol("q", real=True)
-            expr = sp.diff(self.symbolic(exact=True), q, order)
-            self._mp[order] = sp.lambdify(q, expr, modules="mpmath", cse=True)
-        return self._mp[order]
+        return lambda q: self._mp_jet(q, order)[order] * math.factorial(order)
+
+    def _mp_layer(self, j: int):
+        r"""The closed form :math:`\partial_c^j g` at equal variances s as an mpmath function of
+        (s, :math:`\rho = c/s`), memoised (:math:`\rho` is clipped to [-1, 1] by the caller, as in
+        :meth:`~.closed_forms.KernelDerivation.numpy`, so arccos/sqrt stay real on the diagonal)."""
+        if j not in self._mp:
+            s, rho = sp.Symbol("s", positive=True), sp.Symbol("rho", real=True)
+            expr = self.derivation.derivative(j).subs({S1: s, S2: s}).subs(C, rho * s)
+            self._mp[j] = sp.lambdify((s, rho), expr, modules="mpmath")
+        return self._mp[j]
+
+    def _mp_jet(self, q, order: int) -> list:
+        r"""Taylor coefficients :math:`[\xi(q), \xi'(q), \xi''(q)/2!, \dots]` up to ``order``, at the
+        working precision.  Layer by layer, the truncated series of :math:`K^{(\ell)}(q + t)` in t is
+        composed with the Taylor series of :math:`g_\ell` at :math:`K^{(\ell)}(q)`:
+        :math:`K^{(\ell+1)} = C_b + C_W\sum_i g_\ell^{(i)}(K_0)\,\delta^i/i!`, with C_W, C_b exact
+        rationals and the variances :math:`s_{\ell+1} = C_b + C_W g_\ell(s_\ell, s_\ell, s_\ell)`.
+
+        Evaluated with 32 guard bits; :math:`\rho = c/s` is clipped to [-1, 1] (rounding on the
+        diagonal q = 1, where c = s); outside :math:`|q| \le 1 + 10^{-12}` every entry is NaN, as in
+        :meth:`__call__` with ``strict=False``."""
+        prec = mpmath.mp.prec
+        if not abs(q) <= 1 + 1e-12:
+            return [mpmath.nan] * (order + 1)
+        cw, cb = (sp.nsimplify(v, rational=True) for v in (self.C_W, self.C_b))
+        with mpmath.workprec(prec + 32):
+            cw, cb = mpmath.mpf(cw.p) / cw.q, mpmath.mpf(cb.p) / cb.q
+            zero, one = mpmath.mpf(0), mpmath.mpf(1)
+
+            def g(j, s, c):
+                return self._mp_layer(j)(s, min(max(c / s, -one), one)) / math.factorial(j)
+
+            jet = ([cb + cw * mpmath.mpf(q), cw] + [zero] * order)[: order + 1]
+            s = cb + cw
+            for _ in range(self.depth):
+                delta = [zero] + jet[1:]
+                out = [zero] * (order + 1)
+                power = [one] + [zero] * order  # delta**i, truncated after t**order
+                for i in range(order + 1):
+                    coeff = g(i, s, jet[0])
+                    out = [a + coeff * b for a, b in zip(out, power)]
+                    power = [mpmath.fsum(power[a] * delta[n - a] for a in range(n + 1)) for n in range(order + 1)]
+                jet = [cb + cw * out[0]] + [cw * v for v in out[1:]]
+                s = cb + cw * g(0, s, s)
+        return [+v for v in jet]
 
 
 def deep_kernel(act: str | Activation, depth: int, C_W: float = 1.0, C_b: float = 0.0) -> DeepKernel:

@@ -86,7 +86,10 @@ class Evaluator:
 
     # -- mpmath, one point -----------------------------------------------------------------
     def _mp_params(self, module_params, values):
-        return [mpmath.mpf(values[name]) for name in module_params]
+        # a float parameter stands for the decimal it prints as (h = 0.3 is 3/10 at the working precision,
+        # not the double nearest to it, which differs by ~1e-17), as the temperature does in solve()
+        return [mpmath.mpf(str(v)) if isinstance(v, float) else mpmath.mpf(v)
+                for v in (values[name] for name in module_params)]
 
     def mp_call(self, name, theta, values, ground_state=False):
         mod = self.mp
