@@ -20,6 +20,7 @@ from replicasym.cli import main
 from replicasym.errors import ConvergenceError, ParameterError
 from replicasym.kernels.activations import activation
 from replicasym.kernels.quadrature import gauss_hermite
+from replicasym.montecarlo.compare import finite_width_layers as compare_layers
 from replicasym.solvers import zipper as zmod
 from replicasym.symbolic.layered import generic_equations
 
@@ -59,8 +60,9 @@ def _independent_layer(act, Sd, S0, Ld, L0, n=80):
     h = np.sqrt(L0) * u + (Ld - L0) * sig
     g1 = h * ds(z)
     g2 = h * dds(z) + (Ld - L0) * ds(z) ** 2
+    zz = np.broadcast_to(z, weight.shape)
     return {"Q_d": E(avg(sig**2)), "Q_0": E(avg(sig) ** 2), "dG_dSd": 0.5 * E(avg(g2 + g1**2)),
-            "dG_dS0": -0.5 * E(avg(g1) ** 2)}
+            "dG_dS0": -0.5 * E(avg(g1) ** 2), "pre_d": E(avg(zz**2)), "pre_0": E(avg(zz) ** 2)}
 
 
 def _call(f, **kw):
@@ -224,9 +226,11 @@ def test_tanh_at_alpha_one_against_monte_carlo():
     r = simulate("mlp", {"activation": "tanh", "depth": 1, "alpha": [1.0]}, N=100, T=0.5, samples=16, sweeps=600)
     s = rs.models.mlp("tanh", depth=1, alpha=1.0).solve(T=0.5)
     layer = r.target["layers"][0]
+    pre = compare_layers(rs.models.mlp("tanh", depth=1, alpha=1.0), s)[0]
     for est, pred in ((r.target["energy"], s.energy), (r.target["q"], s.order_parameters["q"]),
                       (layer["post_norm"], s.order_parameters["Q1_d"]),
-                      (layer["post_overlap"], s.order_parameters["Q1_0"])):
+                      (layer["post_overlap"], s.order_parameters["Q1_0"]),
+                      (layer["pre_norm"], pre["pre_norm"]), (layer["pre_overlap"], pre["pre_overlap"])):
         assert abs(est.mean - pred) < 3 * est.err, (est, pred)
 
 
@@ -281,3 +285,53 @@ def test_at_temperature_reduces_to_the_gp_limit():
     line = zmod.replicon_line(rs.models.mlp("sin", C_W=2.0, alpha=1e4), T_max=0.6, T_min=0.45, points=3)
     assert line["T_AT"] == pytest.approx(gp, abs=3e-4)
     assert line["replicon"][0] > 0 > line["replicon"][-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# hidden-layer observables at finite width (what the Monte Carlo measures)
+# ---------------------------------------------------------------------------------------------
+def test_layer_observables_against_an_independent_quadrature():
+    """The engine's single-neuron moments (symbolic.layered.layer_observables, compiled) against the
+    brute-force tilted averages of reference §3.3 written above; post = the forward equations."""
+    act = activation("tanh")
+    funcs = zmod._compiled_observables(act, zmod.NODES)
+    cw, cb, Pd, P0, Ld, L0 = 1.7, 0.2, 1.0, 0.35, 1.3, 0.6
+    ref = _independent_layer(act, cb + cw * Pd, cb + cw * P0, Ld, L0)
+    got = {k: _call(f, P_d=Pd, P_0=P0, Lambda_d=Ld, Lambda_0=L0, C_W=cw, C_b=cb) for k, f in funcs.items()}
+    assert got["post_norm"] == pytest.approx(ref["Q_d"], rel=1e-6)
+    assert got["post_overlap"] == pytest.approx(ref["Q_0"], rel=1e-6)
+    assert got["pre_norm"] == pytest.approx(ref["pre_d"], rel=1e-6)
+    assert got["pre_overlap"] == pytest.approx(ref["pre_0"], rel=1e-6)
+    # the tilt matters: without Lambda the pre-activation moments are Sigma_d, Sigma_0
+    assert abs(got["pre_norm"] - (cb + cw * Pd)) > 0.05
+
+
+def test_layer_moments_limits_and_the_linear_network():
+    from replicasym.montecarlo.compare import _layer_predictions
+    # alpha -> oo: the GP kernel map (pre = Sigma, post = the NNGP kernel) of montecarlo.compare
+    m = rs.models.mlp("tanh", depth=2, alpha=1e6, C_W=2.0)
+    s = m.solve(T=0.8)
+    wide = compare_layers(m, s)
+    q = s.order_parameters["q"]
+    gp = _layer_predictions({"activation": "tanh", "depth": 2, "C_W": 2.0},
+                            {"levels": np.array([q]), "weights": np.array([1.0])})
+    for got, ref in zip(wide, gp):
+        for key, value in ref.items():
+            assert got[key] == pytest.approx(value, abs=1e-4), key
+    # linear: pre = post = the zipper's Q at every layer (finite width, T > 0)
+    m = rs.models.mlp("linear", depth=3, alpha=[0.5, 2, 1])
+    s = m.solve(T=0.7)
+    for ell, lay in enumerate(compare_layers(m, s), start=1):
+        assert lay["pre_norm"] == pytest.approx(lay["post_norm"], rel=1e-9)
+        assert lay["post_norm"] == pytest.approx(s.order_parameters[f"Q{ell}_d"], rel=1e-6)
+        assert lay["pre_overlap"] == pytest.approx(s.order_parameters[f"Q{ell}_0"], rel=1e-6)
+
+
+def test_compare_uses_the_finite_width_layers():
+    from replicasym.montecarlo.compare import predict
+    p = predict("mlp", {"activation": "tanh", "depth": 1, "alpha": 0.5}, 0.7, "rs", alpha=[0.5])
+    assert p["layer_source"] == "finite width (RS, zipper)"
+    gp = predict("mlp", {"activation": "tanh", "depth": 1}, 0.7, "rs", alpha=[0.5])
+    assert gp["layer_source"].startswith("GP")
+    # at alpha = 0.5 the hidden layer differs from the GP limit by far more than MC error bars
+    assert p["layers"][0]["pre_overlap"] - gp["layers"][0]["pre_overlap"] > 0.2

@@ -204,6 +204,20 @@ def linear_layer_norms(C_W: float, alpha: list[float], q: float) -> list[float]:
     return out
 
 
+def finite_width_layers(spec, solution) -> list[dict]:
+    r"""Per hidden layer of a finite-width MLP, the replica prediction of the simulated norms and overlaps
+    (pre- and post-activation) from the RS profile of ``solution``
+    (:func:`replicasym.solvers.zipper.layer_moments`)."""
+    from ..solvers.zipper import Profile, layer_moments
+
+    prof = solution.profile
+    Q = np.column_stack([prof["Q_d"], prof["Q_0"]])
+    Lam = np.column_stack([prof["Lambda_d"], prof["Lambda_0"]])
+    p = Profile(solution.order_parameters["q"], Q, Lam, solution.free_entropy, solution.energy,
+                solution.residual, 0, 0)
+    return layer_moments(spec.activation, p, spec.alphas, spec.C_W, spec.C_b)
+
+
 def predict(model: str, params: dict, T: float, ansatz: str = "auto", symmetric: bool = False,
             alpha: list[float] | None = None) -> dict:
     """The engine's numbers for a simulated point: ``solution`` (as a dict), ``energy``,
@@ -220,7 +234,8 @@ def predict(model: str, params: dict, T: float, ansatz: str = "auto", symmetric:
         sol = rs.solve(spec).as_dict()
         return {"solution": sol, "free_entropy": sol.get("free_entropy"),
                 "q": (sol.get("order_parameters") or {}).get("q"), "notes": notes}
-    sol = rs.solve(spec, T=T, ansatz=ansatz).as_dict()
+    solution = rs.solve(spec, T=T, ansatz=ansatz)
+    sol = solution.as_dict()
     notes += list(sol.get("notes") or [])
     out = {"solution": sol, "energy": sol.get("energy"), "free_entropy": sol.get("free_entropy"),
            "entropy": sol.get("entropy"), "notes": notes}
@@ -235,6 +250,9 @@ def predict(model: str, params: dict, T: float, ansatz: str = "auto", symmetric:
             norms = linear_layer_norms(float(p.get("C_W", 1.0)), [float(a) for a in alpha], moments["q"])
             out["layers"] = [{"pre_norm": n, "post_norm": n} for n in norms]
             out["layer_source"] = "exact (linear, finite width)"
+        elif getattr(spec, "alphas", None) is not None and T > 0:
+            out["layers"] = finite_width_layers(spec, solution)
+            out["layer_source"] = "finite width (RS, zipper)"
         else:
             out["layers"] = _layer_predictions(p, moments)
             out["layer_source"] = "GP limit (kernel map)"

@@ -45,10 +45,11 @@ from ..symbolic.layered import (
     U,
     generic_equations,
     generic_replicon,
+    layer_observables,
 )
 
-__all__ = ["NODES", "TOLERANCE", "CompiledEquations", "Profile", "compile_equations", "replicon", "replicon_line",
-           "solve_layered", "zipper"]
+__all__ = ["NODES", "TOLERANCE", "CompiledEquations", "Profile", "compile_equations", "layer_moments", "replicon",
+           "replicon_line", "solve_layered", "zipper"]
 
 #: the largest relative residual max |theta - F(theta)|/(1 + |theta|) of an accepted solution
 TOLERANCE = 1e-9
@@ -167,6 +168,28 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0, 
     for ell in range(sys_.L - 1, -1, -1):
         K = float(recursion(K, sys_.alphas[ell], sys_.cw, A[0][ell], A[1][ell], A[2][ell]))
     return float(lam(K, profile.x))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_observables(act, nodes: int) -> dict:
+    eqs = generic_equations(act, "finite")
+    b = eqs.block
+    args = (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
+            BETA, C_W, C_B)
+    obs = layer_observables(act)
+    return {k: _compile(getattr(obs, k), args, _Quadrature(nodes))
+            for k in ("pre_norm", "pre_overlap", "post_norm", "post_overlap")}
+
+
+def layer_moments(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0,
+                  nodes: int = NODES) -> list[dict]:
+    r"""Per hidden layer, the thermal moments a Monte Carlo run measures (pre-/post-activation norm and
+    overlap, :func:`replicasym.symbolic.layered.layer_observables`) at a finite-temperature profile."""
+    funcs = _compiled_observables(act, nodes)
+    sys_ = _System(compile_equations(generic_equations(act, "finite"), nodes), alphas, 1.0, C_W, C_b)
+    P = sys_.prev(profile.x, profile.Q)
+    vals = {k: sys_.call(f, P=P, Lam=profile.Lam) for k, f in funcs.items()}
+    return [{k: float(v[ell]) for k, v in vals.items()} for ell in range(sys_.L)]
 
 
 @dataclass

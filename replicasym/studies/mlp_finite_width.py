@@ -234,7 +234,12 @@ def markdown(res, figures) -> str:
     L.append("")
     for f in figures:
         L += [f"![{f}](figures/{f})", ""]
-    L += ["## Limits", "",
+    L += ["## Monte Carlo", "",
+          ("One nonlinear finite-width point (tanh, C_W = 4, depth 1, α = 0.5, T = 1) against the simulation of "
+           "the explicit network at N = 40…320, extrapolated in 1/N, including the hidden layer's pre- and "
+           "post-activation norms and overlaps: [mlp-finite-width-mc.md](mlp-finite-width-mc.md) "
+           "(`python -m replicasym.studies.mlp_finite_width_mc`)."), "",
+          "## Limits", "",
           ("* RS only at finite α (no 1RSB/FRSB of the layered action); below T_AT the RS numbers are not the "
           "equilibrium ones."), ("* T = 0 at finite width is derived for the linear block only (a nonlinear block "
           "gives a Moreau envelope), so E_gs(α) of nonlinear networks is not computed."),

@@ -115,12 +115,14 @@ __all__ = [
     "Q_IN",
     "LayerBlock",
     "LayerEquations",
+    "LayerObservables",
     "LayeredDerivation",
     "RepliconKernels",
     "generic_equations",
     "generic_replicon",
     "layer_block",
     "layer_equations",
+    "layer_observables",
     "layer_symbols",
     "layered_derivation",
     "replicon_kernels",
@@ -508,6 +510,56 @@ def generic_equations(act: Activation, temperature: str = "finite") -> LayerEqua
     if temperature == "zero":
         block = zero_temperature_block(block, trace)
     return layer_equations(block, trace)
+
+
+@dataclass(frozen=True)
+class LayerObservables:
+    r"""Thermal moments of one neuron of a hidden layer in the RS measure of the layered action
+    (:func:`layer_observables`), as functions of (P, Lambda) of that layer: the pre-activation norm
+    :math:`\mathbb E\langle z^2\rangle` and overlap :math:`\mathbb E\langle z\rangle^2`, and the same for
+    :math:`\sigma(z)` (equal to the forward equations' :math:`Q_d, Q_0`)."""
+
+    pre_norm: sp.Expr
+    pre_overlap: sp.Expr
+    post_norm: sp.Expr
+    post_overlap: sp.Expr
+
+
+@functools.lru_cache(maxsize=16)
+def layer_observables(act: Activation) -> LayerObservables:
+    r"""The hidden-layer observables measured by Monte Carlo (``|z^{(l)}|^2/N_l``, ``z_a\cdot z_b/N_l`` and
+    the same for :math:`\sigma(z)`), in the RS measure of one neuron at finite width.
+
+    Add the source :math:`\varepsilon\sum_a f(z_a) + \tfrac{\epsilon}{2}\sum_{a\ne b}f(z_a)f(z_b)` to the
+    neuron's replicated weight :math:`\exp[\tfrac12\sum_{ab}\Lambda_{ab}\sigma_a\sigma_b]` of the block
+    (:func:`layer_block`).  After the same Hubbard--Stratonovich decoupling of :math:`\Lambda_0` (field u)
+    and the same Gaussian pre-activations :math:`z_a=\sqrt{\Sigma_0}\,\xi+\sqrt{\Sigma_d-\Sigma_0}\,\eta_a`,
+    :math:`\Sigma = C_b + C_WP`, the replicas are independent given :math:`(\xi, u)` with the tilted
+    single-replica measure :math:`\langle g\rangle = \mathbb E_\eta[g\,w]/\mathbb E_\eta[w]`,
+    :math:`w = e^{\sqrt{\Lambda_0}u\sigma(z) + \frac12(\Lambda_d-\Lambda_0)\sigma(z)^2}`, so at n -> 0
+
+    .. math::
+       \partial_\varepsilon\,\cdot = \mathbb E_{\xi,u}\langle f(z)\rangle,\qquad
+       \partial_\epsilon\,\cdot = \mathbb E_{\xi,u}\langle f(z)\rangle^2 .
+
+    With :math:`f = z^2` resp. :math:`f = z` this gives the pre-activation norm and overlap, with
+    :math:`f=\sigma^2`, :math:`\sigma` the post-activation ones, which are the forward equations
+    (:func:`layer_equations`) before Stein's lemma (a check).  In the GP limit (:math:`\Lambda\to0`)
+    they reduce to :math:`\Sigma_d`, :math:`\Sigma_0` and the kernel map."""
+    Pd, P0 = _pair("P", "d", "0", real=True)
+    Ld, L0 = _pair("Lambda", "d", "0", real=True)
+    Sd, S0 = C_B + C_W * Pd, C_B + C_W * P0
+    z = sp.sqrt(S0) * XI + sp.sqrt(Sd - S0) * ETA
+    s = SIGMA(z)
+    w = sp.exp(sp.sqrt(L0) * U * s + (Ld - L0) / 2 * s**2)
+    norm = E(w, ETA)
+
+    def mean(f):
+        return E(f * w, ETA) / norm
+
+    def average(g):
+        return _with_activation(E(E(g, U), XI), act)
+    return LayerObservables(average(mean(z**2)), average(mean(z)**2), average(mean(s**2)), average(mean(s)**2))
 
 
 @dataclass
