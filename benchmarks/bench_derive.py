@@ -147,7 +147,7 @@ def main() -> None:
     series("spherical", ks, args.limit, "spherical p = 3, krsb:K (time [s] vs K)")
     series("sk", [k for k in range(1, args.kmax_sk + 1)], args.limit, "SK, krsb:K (time [s] vs K)")
     depths = [int(x) for x in args.depths.split(",")]
-    for act in args.activations.split(","):
+    for act in filter(None, args.activations.split(",")):
         series(f"mlp-{act}", depths, args.limit, f"MLP GP limit, {act}, rs (time [s] vs depth L)")
     for act in filter(None, args.finite_width.split(",")):
         finite_width_series(act, depths, args.limit)

@@ -260,7 +260,7 @@ def test_replicon_kernels_against_finite_differences(name):
     # differences of an independently computed log Z_1 (smooth activations: Gauss-Hermite is exact to
     # ~1e-6 for both; a ReLU kink limits both quadratures to ~1e-2)
     act = activation(name)
-    kernels, *_ = zmod._compiled_replicon(act, 60)
+    kernels, *_ = zmod._compiled_replicon(act, 60, 2 * zmod.U_NODES - 1)
     cw, cb, P_d, P_0, Ld, L0 = 1.3, 0.2, 0.9, 0.4, 0.8, 0.5
     ref = _independent_replicon_kernels(act, cb + cw * P_d, cb + cw * P_0, Ld, L0)
     got = [_call(k, P_d=P_d, P_0=P_0, Lambda_d=Ld, Lambda_0=L0, C_W=cw, C_b=cb) for k in kernels]
@@ -294,7 +294,7 @@ def test_layer_observables_against_an_independent_quadrature():
     """The engine's single-neuron moments (symbolic.layered.layer_observables, compiled) against the
     brute-force tilted averages of reference §3.3 written above; post = the forward equations."""
     act = activation("tanh")
-    funcs = zmod._compiled_observables(act, zmod.NODES)
+    funcs = zmod._compiled_observables(act, zmod.NODES, 2 * zmod.U_NODES - 1)
     cw, cb, Pd, P0, Ld, L0 = 1.7, 0.2, 1.0, 0.35, 1.3, 0.6
     ref = _independent_layer(act, cb + cw * Pd, cb + cw * P0, Ld, L0)
     got = {k: _call(f, P_d=Pd, P_0=P0, Lambda_d=Ld, Lambda_0=L0, C_W=cw, C_b=cb) for k, f in funcs.items()}
@@ -335,3 +335,26 @@ def test_compare_uses_the_finite_width_layers():
     assert gp["layer_source"].startswith("GP")
     # at alpha = 0.5 the hidden layer differs from the GP limit by far more than MC error bars
     assert p["layers"][0]["pre_overlap"] - gp["layers"][0]["pre_overlap"] > 0.2
+
+
+def test_u_quadrature_is_refined_at_low_temperature(monkeypatch):
+    """tanh, C_W = 4, alpha = 0.5: Lambda_0 ~ beta^2 C_W/alpha makes the single-site function kinked in u
+    on the scale 1/sqrt(Lambda_0).  With a fixed 40-node Gauss-Hermite rule in u the energy at T = 0.3134 was
+    -0.960 instead of -1.0253 and e(T) was not monotonic; the refined rule must satisfy the thermodynamic
+    identity de/dT = T ds/dT (central differences, an independent consistency check) and agree with a much
+    finer fixed rule."""
+    m = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5)
+    eqs = generic_equations(m.activation, "finite")
+    T, h = 0.35, 0.01
+    p = zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b)
+    assert p.u_nodes > zmod.U_NODES  # refinement happened
+    fine = zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b, u_nodes=4 * p.u_nodes - 3, start=p)
+    assert p.energy == pytest.approx(fine.energy, abs=1e-6)
+    sols = [m.solve(T=t) for t in (T - h, T + h)]
+    de = (sols[1].energy - sols[0].energy) / (2 * h)
+    ds = (sols[1].entropy - sols[0].entropy) / (2 * h)
+    assert de > 0 and de == pytest.approx(T * ds, rel=2e-3)
+    # a rule that cannot be refined far enough is an error, not a silent number
+    monkeypatch.setattr(zmod, "U_NODES_MAX", zmod.U_NODES)
+    with pytest.raises(ConvergenceError, match="quadrature"):
+        zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b)
