@@ -40,28 +40,33 @@ from ..parsing import parse_expression
 from .activations import BUILTINS, Activation, X
 from .evaluate import kernel, kernel_derivation
 
-__all__ = ["ShapedKernel", "shaping"]
+__all__ = ["ShapedKernel", "shaped_expansion", "shaping"]
 
-_EPS = sp.Symbol("epsilon", positive=True)
+_ROOT = sp.Symbol("r", positive=True)  # 1/sqrt(depth) while expanding the activation
 _TABLE = 2001  # spline nodes in w = sqrt(1 - q)
 
 
-def shaping(name: str, shape: float = 1.0) -> sp.Expr:
-    r""":math:`\psi(x) = \lim_{L\to\infty}\sqrt L\,(\sigma_L(x) - x)` for a built-in shaped activation
-    (one with a ``depth`` parameter), from a series of its expression in :math:`L^{-1/2}`."""
+def shaped_expansion(name: str, shape: float = 1.0) -> tuple:
+    r"""(ψ, φ): :math:`\sigma_L(x) = x + L^{-1/2}\psi(x) + L^{-1}\varphi(x) + O(L^{-3/2})` for a built-in
+    shaped activation (one with a ``depth`` parameter), by a SymPy series of its expression in
+    :math:`r = L^{-1/2}`."""
     if name not in BUILTINS or "depth" not in BUILTINS[name][1]:
         shaped = sorted(k for k, (_, p) in BUILTINS.items() if "depth" in p)
         raise ParameterError(f"{name!r} is not a shaped activation; shaped activations: {', '.join(shaped)}")
     template, defaults = BUILTINS[name]
     expr = parse_expression(template, variables=(X,), parameters=tuple(defaults))
     expr = expr.subs({sp.Symbol("shape", real=True): sp.nsimplify(shape, rational=True),
-                      sp.Symbol("depth", real=True): 1 / _EPS**2})
-    ser = sp.series(expr, _EPS, 0, 2).removeO()
-    lead, psi = ser.coeff(_EPS, 0), ser.coeff(_EPS, 1)
-    for x in (-1.7, -0.3, 0.4, 2.1):
-        if abs(float((lead - X).subs(X, x))) > 1e-12:
-            raise ParameterError(f"{name}: sigma_L does not approach the identity as depth -> oo")
-    return sp.piecewise_fold(psi)
+                      sp.Symbol("depth", real=True): 1 / _ROOT**2})
+    ser = sp.expand(sp.series(expr, _ROOT, 0, 3).removeO())
+    lead, psi, phi = (sp.piecewise_fold(ser.coeff(_ROOT, k)) for k in range(3))
+    if any(abs(float((lead - X).subs(X, x))) > 1e-12 for x in (-1.7, -0.3, 0.4, 2.1)):
+        raise ParameterError(f"{name}: sigma_L does not approach the identity as depth -> oo")
+    return psi, phi
+
+
+def shaping(name: str, shape: float = 1.0) -> sp.Expr:
+    r""":math:`\psi(x) = \lim_{L\to\infty}\sqrt L\,(\sigma_L(x) - x)` (:func:`shaped_expansion`)."""
+    return shaped_expansion(name, shape)[0]
 
 
 class ShapedKernel:

@@ -53,11 +53,11 @@ import sympy as sp
 from scipy.integrate import solve_bvp
 
 from ..errors import ConvergenceError, ParameterError
-from ..kernels.activations import BUILTINS, Activation, X, activation
+from ..kernels.activations import Activation, X, activation
 from ..kernels.closed_forms import S1, S2, C
 from ..kernels.evaluate import kernel_derivation
 from ..kernels.quadrature import gauss_hermite
-from ..parsing import parse_expression
+from ..kernels.shaped import shaped_expansion
 from ..symbolic.gaussian import E, GaussianExpectation, closed_form, linearize
 from ..symbolic.layered import ALPHA, ALPHA_NEXT, BETA, C_B, C_W, ETA, generic_equations, layer_equations
 from ..symbolic.trace import Trace
@@ -68,24 +68,6 @@ __all__ = ["EPS", "OMEGA", "TAU", "BVPSolution", "ContinuumEquations", "continuu
 EPS = sp.Symbol("epsilon", positive=True)
 TAU = sp.Symbol("tau", positive=True)
 OMEGA = sp.Symbol("omega", real=True)
-_ROOT = sp.Symbol("r", positive=True)  # sqrt(epsilon) while expanding the activation
-
-
-def shaped_expansion(name: str, shape: float = 1.0) -> tuple:
-    r"""(ψ, φ): :math:`\sigma_L(x) = x + \varepsilon^{1/2}\psi(x) + \varepsilon\varphi(x) + O(\varepsilon^{3/2})`
-    for a built-in shaped activation (depth L = 1/ε), by a SymPy series of its expression."""
-    if name not in BUILTINS or "depth" not in BUILTINS[name][1]:
-        shaped = sorted(k for k, (_, p) in BUILTINS.items() if "depth" in p)
-        raise ParameterError(f"{name!r} is not a shaped activation; shaped activations: {', '.join(shaped)}")
-    template, defaults = BUILTINS[name]
-    expr = parse_expression(template, variables=(X,), parameters=tuple(defaults))
-    expr = expr.subs({sp.Symbol("shape", real=True): sp.nsimplify(shape, rational=True),
-                      sp.Symbol("depth", real=True): 1 / _ROOT**2})
-    ser = sp.expand(sp.series(expr, _ROOT, 0, 3).removeO())
-    lead, psi, phi = (sp.piecewise_fold(ser.coeff(_ROOT, k)) for k in range(3))
-    if any(abs(float((lead - X).subs(X, x))) > 1e-12 for x in (-1.7, -0.3, 0.4, 2.1)):
-        raise ParameterError(f"{name}: sigma_L does not approach the identity as depth -> oo")
-    return psi, phi
 
 
 def _gauss(f: sp.Expr, s: sp.Symbol) -> sp.Expr:
