@@ -60,8 +60,8 @@ from ..symbolic.layered import (
     layer_observables,
 )
 
-__all__ = ["NODES", "QUADRATURE_TOLERANCE", "TOLERANCE", "U_NODES", "U_NODES_MAX", "CompiledEquations", "Profile", "compile_equations", "layer_moments", "replicon",
-           "replicon_line", "solve_layered", "zipper"]
+__all__ = ["NODES", "QUADRATURE_TOLERANCE", "TOLERANCE", "U_NODES", "U_NODES_MAX", "CompiledEquations",
+           "Profile", "compile_equations", "layer_moments", "replicon", "replicon_line", "solve_layered", "zipper"]
 
 #: the largest relative residual max |theta - F(theta)|/(1 + |theta|) of an accepted solution
 TOLERANCE = 1e-9
@@ -153,11 +153,18 @@ class CompiledEquations:
     energy_top: object
 
 
+def _arguments(eqs: LayerEquations) -> tuple:
+    """The argument symbols of every compiled layer function, in the order :meth:`_System.call` passes
+    them (see :class:`CompiledEquations`)."""
+    b = eqs.block
+    return (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
+            BETA, C_W, C_B)
+
+
 @functools.lru_cache(maxsize=32)
 def _compiled(eqs: LayerEquations, nodes: int, u_nodes: int) -> CompiledEquations:
     b = eqs.block
-    args = (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
-            BETA, C_W, C_B)
+    args = _arguments(eqs)
     quad = _Quadrature(nodes, u_nodes)
     c = functools.partial(_compile, args=args, quad=quad)
     return CompiledEquations(eqs, tuple(map(c, eqs.forward)), tuple(map(c, eqs.backward)), tuple(map(c, eqs.top)),
@@ -174,8 +181,7 @@ def compile_equations(eqs: LayerEquations, nodes: int = NODES, u_nodes: int = U_
 def _compiled_replicon(act, nodes: int, u_nodes: int) -> tuple:
     eqs, rk, _ = generic_replicon(act)
     b = eqs.block
-    args = (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
-            BETA, C_W, C_B)
+    args = _arguments(eqs)
     kernels = tuple(_compile(k, args, _Quadrature(nodes, u_nodes)) for k in (rk.yy, rk.yh, rk.hh))
     recursion = sp.lambdify((rk.curvature, ALPHA, C_W, *rk.kernel_symbols), rk.recursion, modules="numpy")
     lam = sp.lambdify((rk.curvature, b.input_var), rk.replicon, modules="numpy")
@@ -199,10 +205,7 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0, 
 
 @functools.lru_cache(maxsize=16)
 def _compiled_observables(act, nodes: int, u_nodes: int) -> dict:
-    eqs = generic_equations(act, "finite")
-    b = eqs.block
-    args = (*b.prev, *b.own, *b.conj, *eqs.next_conj, ALPHA, ALPHA_NEXT, b.input_var, eqs.input_rhs,
-            BETA, C_W, C_B)
+    args = _arguments(generic_equations(act, "finite"))
     obs = layer_observables(act)
     return {k: _compile(getattr(obs, k), args, _Quadrature(nodes, u_nodes))
             for k in ("pre_norm", "pre_overlap", "post_norm", "post_overlap")}
@@ -218,7 +221,8 @@ def layer_moments(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 
     less than :data:`QUADRATURE_TOLERANCE` (relative) when the resolution is doubled."""
     def moments(u_nodes):
         funcs = _compiled_observables(act, nodes, u_nodes)
-        sys_ = _System(compile_equations(generic_equations(act, "finite"), nodes, u_nodes), alphas, 1.0, C_W, C_b)
+        eqs = generic_equations(act, "finite")
+        sys_ = _System(compile_equations(eqs, nodes, u_nodes), alphas, 1.0, C_W, C_b)
         P = sys_.prev(profile.x, profile.Q)
         return {k: sys_.call(f, P=P, Lam=profile.Lam) for k, f in funcs.items()}, sys_.L
 
