@@ -100,12 +100,11 @@ def _canonical(obj, out: list, basics: list, memo: dict) -> None:
 def _generator_digest() -> str:
     """SHA-256 over the package version, the code generator's modules and the templates."""
     from .. import __version__
-    here = Path(__file__).resolve().parent
-    templates = here.parent / "templates"
-    if not templates.is_dir():  # installed layout: replicasym/templates is package data
-        templates = here.parents[1] / "templates"
+    from .render import template_root
+    files = [*Path(__file__).resolve().parent.glob("*.py"),
+             *(t for t in template_root().iterdir() if t.name.endswith((".j2", ".py")))]
     h = hashlib.sha256(__version__.encode())
-    for path in sorted([*here.glob("*.py"), *templates.glob("*.j2"), *templates.glob("*.py")]):
+    for path in sorted(files, key=lambda t: t.name):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -81,13 +81,18 @@ def default_quadrature_nodes(depth: int) -> int:
     return DEFAULT_QUADRATURE_NODES[min(max(depth, 1), 3)]
 
 
+def template_root():
+    """The directory (a :class:`importlib.resources.abc.Traversable`) of the ``replicasym.templates``
+    package data."""
+    try:
+        return importlib.resources.files("replicasym.templates")
+    except ModuleNotFoundError:  # source checkout that was not installed: see _source_templates
+        return _source_templates()
+
+
 def template_source(name: str) -> str:
     """The text of a template shipped as package data of ``replicasym.templates``."""
-    try:
-        root = importlib.resources.files("replicasym.templates")
-    except ModuleNotFoundError:  # source checkout that was not installed: see _source_templates
-        root = _source_templates()
-    return root.joinpath(name).read_text(encoding="utf-8")
+    return template_root().joinpath(name).read_text(encoding="utf-8")
 
 
 def _source_templates():
