@@ -16,8 +16,9 @@ from replicasym.errors import ParameterError, ReplicasymError
 from replicasym.solvers.scan import chunks_of, scan
 
 HAVE_DASK = importlib.util.find_spec("dask") is not None and importlib.util.find_spec("distributed") is not None
-needs_dask = pytest.mark.skipif(not HAVE_DASK, reason="dask.distributed is not installed "
-                                                      "(pip install 'replicasym[dask]')")
+needs_dask = pytest.mark.skipif(not HAVE_DASK, reason="dask.distributed is not installed: it is in the test "
+                                                      "extra (pip install '.[test]'); elsewhere pip install "
+                                                      "'replicasym[dask]'")
 T_GRID = list(np.linspace(0.3, 1.2, 6))
 
 
@@ -108,7 +109,9 @@ def test_output_needs_a_known_suffix_and_temperature_scan(tmp_path, capsys):
     assert ".csv, .json or .parquet" in err and "only for temperature scans" in err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="pyarrow is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None,
+                    reason="pyarrow is not installed: it is in the test extra (pip install '.[test]'); "
+                           "elsewhere pip install 'replicasym[parquet]'")
 def test_output_parquet(tmp_path):
     import pyarrow.parquet as pq
     assert cli.main(["scan", "sk", "--ansatz", "rs", "--T", "0.5:1.5:3", "--output", str(tmp_path / "t.parquet")]) == 0
