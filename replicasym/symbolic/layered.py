@@ -545,7 +545,14 @@ def layer_observables(act: Activation) -> LayerObservables:
     With :math:`f = z^2` resp. :math:`f = z` this gives the pre-activation norm and overlap, with
     :math:`f=\sigma^2`, :math:`\sigma` the post-activation ones, which are the forward equations
     (:func:`layer_equations`) before Stein's lemma (a check).  In the GP limit (:math:`\Lambda\to0`)
-    they reduce to :math:`\Sigma_d`, :math:`\Sigma_0` and the kernel map."""
+    they reduce to :math:`\Sigma_d`, :math:`\Sigma_0` and the kernel map.
+
+    This function writes the result of that differentiation directly: the tilted single-replica mean of
+    f in the block's fields.  The source is not added to :func:`layer_block` and differentiated by the
+    pipeline, because the off-diagonal pre-activation source would need a second Hubbard--Stratonovich
+    field coupled to u.  tests/test_finite_width.py checks the expressions against an independent
+    quadrature, against the forward equations (post-activation), against the GP limit and against Monte
+    Carlo."""
     Pd, P0 = _pair("P", "d", "0", real=True)
     Ld, L0 = _pair("Lambda", "d", "0", real=True)
     Sd, S0 = C_B + C_W * Pd, C_B + C_W * P0
