@@ -145,6 +145,8 @@ class DeepKernel:
         self.variances = tuple(s)
         self._layers = {}
         self._mp = {}
+        #: C_W, C_b as exact rationals, for the kernel map at arbitrary precision (:meth:`_mp_jet`)
+        self._exact_variances = tuple(sp.nsimplify(v, rational=True) for v in (self.C_W, self.C_b))
 
     def _layer(self, l: int, order: int):
         key = (l, order)
@@ -281,7 +283,7 @@ class DeepKernel:
         prec = mpmath.mp.prec
         if not abs(q) <= 1 + 1e-12:
             return [mpmath.nan] * (order + 1)
-        cw, cb = (sp.nsimplify(v, rational=True) for v in (self.C_W, self.C_b))
+        cw, cb = self._exact_variances
         with mpmath.workprec(prec + 32):
             cw, cb = mpmath.mpf(cw.p) / cw.q, mpmath.mpf(cb.p) / cb.q
             zero, one = mpmath.mpf(0), mpmath.mpf(1)
