@@ -5,7 +5,8 @@
   Newton solver and ``sweep`` (continuation over a grid); mpmath: an adaptive trapezoidal rule at
   the working precision and a scalar Newton solver; jax / cupy: the numpy template family printed
   against the array namespace ``xp``, without ``solve``).  The trapezoidal rule converges
-  geometrically for analytic integrands (Trefethen & Weideman, SIAM Review 56 (2014) 385), unlike Gauss--Hermite at low temperature.
+  geometrically for analytic integrands (Trefethen & Weideman, SIAM Review 56 (2014) 385), unlike
+  Gauss--Hermite at low temperature.
 * :func:`load` -- render, store in a content-addressed cache (SHA-256 of the source), import; a
   second load of the same derivation finds the module through the fingerprint index
   (:mod:`.fingerprint`) without rendering again.

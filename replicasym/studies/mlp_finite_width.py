@@ -1,12 +1,13 @@
 r"""Finite-width random MLP (issue 7): write ``derivations/mlp-finite-width.md`` from the engine.
 
-    python -m replicasym.studies.mlp_finite_width -o derivations        # a few minutes on 2 cores
+    python -m replicasym.studies.mlp_finite_width -o derivations        # ~45 min on 2 cores
 
 Everything on the page is computed here: the engine's layer block, equations and replicon (the LaTeX
 of the derivation trace of :mod:`replicasym.symbolic.layered`), the linear-network checks
 (reference/winer_hanin_mlp.md §5, against random matrices), the alpha -> oo limit, and the nonlinear
 alpha-sweep (tanh, ReLU, sin at alpha in {0.5, 1, 2, 4, 16, oo}: e, q, the finite-alpha replicon and
-T_AT, the O(1/alpha) rate) with figures (matplotlib, optional).  Not part of the default test run.
+T_AT, the O(1/alpha) rate), RS s(E) curves at finite width, with figures (matplotlib, optional).
+Not part of the default test run.
 """
 from __future__ import annotations
 
@@ -96,7 +97,32 @@ def run(log=print) -> dict:
             rates.append({"activation": key[0], "depth": key[1], "T": key[2], "x": x, "slope": slope,
                           "coefficient": float(dev[-1] * RATE_ALPHAS[-1])})
     rates.sort(key=lambda r: (r["activation"], r["depth"], r["T"], r["x"]))
-    return {"sweep": sweep, "at": at, "rates": rates}
+    return {"sweep": sweep, "at": at, "rates": rates, "entropy": _entropy_curves(log)}
+
+
+#: s(E) curves: (activation, C_W) at depth 1, temperatures from hot to cold (continuation in T)
+ENTROPY_NETWORKS = (("tanh", 4.0), ("sin", 2.0))
+ENTROPY_T = tuple(np.geomspace(2.0, 0.25, 14))
+
+
+def _entropy_curves(log) -> list[dict]:
+    """(e(T), s(T)) along ENTROPY_T for every width: the RS entropy as a function of the energy.  A point
+    whose solve fails ends its curve (logged); the replicon marks where RS is no longer stable."""
+    rows = []
+    for name, cw in ENTROPY_NETWORKS:
+        for a in ALPHAS:
+            m = rs.models.mlp(name, depth=1, C_W=cw) if np.isinf(a) else rs.models.mlp(name, depth=1, C_W=cw,
+                                                                                      alpha=a)
+            t0 = time.time()
+            try:
+                sols = rs.scan(m, "rs", list(ENTROPY_T))
+            except ConvergenceError as exc:
+                log(f"  s(E) {name} alpha={a}: {exc}")
+                continue
+            rows += [{"activation": name, "C_W": cw, "alpha": a, "T": s.T, "e": s.energy, "s": s.entropy,
+                      "replicon": s.replicon} for s in sols]
+            log(f"  s(E) {name} alpha={a}: {len(sols)} points ({time.time() - t0:.1f}s)")
+    return rows
 
 
 def _fmt(v, d=5):
@@ -153,6 +179,24 @@ def _figures(res, outdir, log) -> list[str]:
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = os.path.join(outdir, "figures", "mlp_finite_width_tat.png")
+    save_figure(fig, path)
+    names.append(os.path.basename(path))
+    fig, axes = plt.subplots(1, len(ENTROPY_NETWORKS), figsize=(11, 3.8))
+    for ax, (name, cw) in zip(np.atleast_1d(axes), ENTROPY_NETWORKS):
+        for a in ALPHAS:
+            rows = [r for r in res["entropy"] if (r["activation"], r["alpha"]) == (name, a)]
+            stable = [r for r in rows if r["replicon"] > 0]
+            line = ax.plot([r["e"] for r in stable], [r["s"] for r in stable], "o-", ms=3,
+                           label=f"α = {_alpha(a)}")[0]
+            unstable = [r for r in rows if r["replicon"] <= 0]
+            if unstable:
+                ax.plot([r["e"] for r in unstable], [r["s"] for r in unstable], "x--", color=line.get_color(), ms=3)
+        ax.set_title(f"{name}, C_W = {cw:g}, depth 1 (x: RS unstable)", fontsize=9)
+        ax.set_xlabel("E/N")
+        ax.set_ylabel("s(E)")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(outdir, "figures", "mlp_finite_width_entropy.png")
     save_figure(fig, path)
     names.append(os.path.basename(path))
     plt.close("all")
@@ -234,7 +278,23 @@ def markdown(res, figures) -> str:
     L.append("")
     for f in figures:
         L += [f"![{f}](figures/{f})", ""]
-    L += ["## Monte Carlo", "",
+    L += ["## Entropy at given energy, s(E), at finite width (RS)", "",
+          ("The RS entropy s = Φ + βe against e along T = 2 … 0.25 (continuation in T, depth 1); the lowest "
+           "RS-stable point of each curve (λ_R > 0) and, where λ_R changes sign on the grid, the first "
+           "unstable one. Figure: mlp_finite_width_entropy.png."), "",
+          "| activation | C_W | α | lowest stable T | e | s | λ_R | first unstable T |", "|---|---|---|---|---|---|---|---|"]
+    for name, cw in ENTROPY_NETWORKS:
+        for a in ALPHAS:
+            rows = [r for r in res["entropy"] if (r["activation"], r["alpha"]) == (name, a)]
+            stable = [r for r in rows if r["replicon"] > 0]
+            unstable = [r for r in rows if r["replicon"] <= 0]
+            if not stable:
+                continue
+            low = stable[-1]
+            L.append(f"| {name} | {cw:g} | {_alpha(a)} | {low['T']:.4f} | {_fmt(low['e'])} | {_fmt(low['s'])} | "
+                     f"{_fmt(low['replicon'], 4)} | " + (f"{unstable[0]['T']:.4f}" if unstable else "–") + " |")
+    L += ["",
+          "## Monte Carlo", "",
           ("One nonlinear finite-width point (tanh, C_W = 4, depth 1, α = 0.5, T = 1) against the simulation of "
            "the explicit network at N = 40…320, extrapolated in 1/N, including the hidden layer's pre- and "
            "post-activation norms and overlaps: [mlp-finite-width-mc.md](mlp-finite-width-mc.md) "
