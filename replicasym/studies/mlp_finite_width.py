@@ -1,6 +1,6 @@
 r"""Finite-width random MLP (issue 7): write ``derivations/mlp-finite-width.md`` from the engine.
 
-    python -m replicasym.studies.mlp_finite_width -o derivations        # ~45 min on 2 cores
+    python -m replicasym.studies.mlp_finite_width -o derivations        # ~20 min on 2 cores
 
 Everything on the page is computed here: the engine's layer block, equations and replicon (the LaTeX
 of the derivation trace of :mod:`replicasym.symbolic.layered`), the linear-network checks
