@@ -17,7 +17,11 @@ Numerics: every equation is the engine's generic-layer expression, compiled **on
 printer (:class:`~replicasym.codegen.printers.NumpyQuadraturePrinter` after
 :func:`~replicasym.codegen.printers.stabilize`) on one broadcast axis per field: Gauss--Hermite nodes
 (:func:`~replicasym.kernels.quadrature.gauss_hermite`) for the pre-activation fields :math:`\xi, \eta`
-and a truncated trapezoidal rule on :math:`|u| \le 9` for the Hubbard--Stratonovich field u.
+and a truncated trapezoidal rule on :math:`|u| \le 9` for the Hubbard--Stratonovich field u.  At T = 0 with
+a nonlinear activation the expectations contain the Moreau envelope's maximiser and are evaluated by
+:mod:`~replicasym.solvers.envelope_quadrature` (adaptive in u, jumps located in xi); the sweep then solves
+the input equation for :math:`\chi_0` by a secant step (the damped update converges slowly there) and hands
+over to Newton at a sweep residual of :data:`SWEEP_TOLERANCE_ENVELOPE`.
 
 The u-rule is chosen by refinement.  The single-site function is
 :math:`\log\mathbb E_\eta e^{\sqrt{\Lambda_0}u\sigma + \dots}`, which for a bounded activation behaves
@@ -43,7 +47,9 @@ import sympy as sp
 from ..codegen.printers import NumpyQuadraturePrinter, stabilize
 from ..errors import ConvergenceError, ParameterError
 from ..kernels.quadrature import gauss_hermite
+from .envelope_quadrature import compile_envelope
 from ..solution import Solution
+from ..symbolic.envelope import has_maximiser
 from ..symbolic.gaussian import GaussianExpectation
 from ..symbolic.layered import (
     ALPHA,
@@ -74,6 +80,11 @@ U_NODES_MAX = 1537
 U_RANGE = 9.0
 QUADRATURE_TOLERANCE = 1e-7
 MAX_SWEEPS = 3000
+MAX_SWEEPS_ENVELOPE = 200
+#: the sweep residual below which Newton takes over for the zero-temperature envelope equations
+SWEEP_TOLERANCE_ENVELOPE = 1e-3
+#: the largest chi_0 = lim beta(1 - q) the T = 0 solver accepts (beyond it the input equation has no root)
+CHI_MAX = 1e6
 _FIELDS = (XI, U, ETA)
 
 
@@ -117,6 +128,8 @@ class _Quadrature:
 
 def _compile(expr: sp.Expr, args: tuple, quad: _Quadrature):
     """A numpy function of ``args`` (arrays of one shape); Gaussian fields become quadrature axes."""
+    if has_maximiser(expr):  # T = 0, nonlinear: the Moreau envelope's maximiser jumps; its own rule
+        return compile_envelope(expr, args, XI, U)
     if not expr.has(GaussianExpectation):
         f = sp.lambdify(args, expr, modules="numpy")
         return lambda *v: np.broadcast_to(np.asarray(f(*v), dtype=float), np.broadcast(*v).shape)
@@ -352,6 +365,38 @@ class _System:
         return phi, energy
 
 
+def _input_root(sys_: _System, x: float, Lam1: np.ndarray) -> float:
+    """The input variable solving its own equation x = input(x) at fixed Lambda^(1) (secant in log x).
+    At T = 0 with a nonlinear layer the damped update converges slowly (chi_0 enters the envelope's penalty:
+    E delta*^2 grows like chi_0, not chi_0^2), so the sweep solves it instead; on failure, the damped step."""
+    def runaway(why, residual):
+        return ConvergenceError(f"zipper (T = 0): the input susceptibility chi_0 = lim beta(1 - q) runs away ({why}): "
+                                "the input equation has no finite root, i.e. the replicas do not collapse as "
+                                "1 - q = O(T) (a degenerate ground state, q < 1 at T = 0); the T = 0 scaling of the "
+                                "RS ansatz does not hold here: solve at small T > 0 instead", residual=residual)
+
+    def f(lx):
+        return float(np.log(sys_.input(float(np.exp(lx)), Lam1))) - lx
+    a, fa = np.log(x), f(np.log(x))
+    b = a + 0.1
+    fb = f(b)
+    for _ in range(30):
+        if not (np.isfinite(fa) and np.isfinite(fb)) or fb == fa:
+            break
+        a, b, fa = b, float(np.clip(b - fb * (b - a) / (fb - fa), b - 3.0, b + 3.0)), fb
+        if b > np.log(CHI_MAX):
+            raise runaway(f"> {CHI_MAX:g}", abs(fb))
+        try:
+            fb = f(b)
+        except ConvergenceError as err:
+            if b > a and fa > 0:  # pushed to ever larger chi_0 until the quadrature gave up
+                raise runaway(f"chi_0 > {np.exp(a):.3g}, where {err}", abs(fa)) from err
+            raise
+        if abs(fb) < 1e-12:
+            return float(np.exp(b))
+    return 0.5 * x + 0.5 * sys_.input(x, Lam1)
+
+
 def _size(r: np.ndarray, th: np.ndarray) -> float:
     """The residual's size, relative to the variables': max |theta - F(theta)| / (1 + |theta|)
     (the conjugates grow like beta^2 at low temperature)."""
@@ -365,7 +410,7 @@ def zipper(eqs: LayerEquations, alphas, beta: float = 1.0, C_W: float = 1.0, C_b
 
     ``alphas``: the width ratios alpha_1..alpha_L; ``beta`` is unused by the T = 0 equations.
     ``u_nodes``: a fixed u-rule; None (default) refines it until the quadrature check passes."""
-    if u_nodes is not None or eqs.block.closed:
+    if u_nodes is not None or eqs.block.closed or eqs.block.temperature == "zero":  # T = 0: self-adaptive rule
         return _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes or U_NODES, tol, start)
     n = max(U_NODES, start.u_nodes) if start is not None else U_NODES
     prof = _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, n, tol, start)
@@ -388,28 +433,33 @@ def _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes, tol, start) ->
     """:func:`zipper` with a fixed quadrature rule."""
     sys_ = _System(compile_equations(eqs, nodes, u_nodes), alphas, beta, C_W, C_b)
     L, a = sys_.L, sys_.alphas
+    # the envelope rule (T = 0, nonlinear) is costly per parameter set: hand over to Newton earlier
+    envelope = eqs.block.temperature == "zero" and not eqs.block.closed
+    sweep_tol = SWEEP_TOLERANCE_ENVELOPE if envelope else 1e-6
     if start is not None:
         x, Q, Lam = start.x, start.Q.copy(), start.Lam.copy()
     else:
         x, Lam = (0.5 if eqs.block.temperature == "finite" else 1.0), np.zeros((L, 2))
+        if not eqs.block.closed and eqs.block.temperature == "zero":  # lambda > 0 (chi = E[u sigma]/sqrt(lambda))
+            Lam[:] = sys_.top(np.zeros((L, 2)), a)
         Q = np.zeros((L, 2))
         for ell in range(L):  # Lambda = 0: the kernel map
             Q[ell] = sys_.forward(sys_.prev(x, Q)[ell:ell + 1], Lam[ell:ell + 1], a[ell:ell + 1])[0]
     res = np.inf
     sweeps = 0
-    for sweeps in range(1, MAX_SWEEPS + 1):
+    for sweeps in range(1, (MAX_SWEEPS_ENVELOPE if envelope else MAX_SWEEPS) + 1):
         newLam = Lam.copy()
         newLam[-1] = sys_.top(Q[-1:], a[-1:])[0]
         for ell in range(L - 2, -1, -1):
             newLam[ell] = sys_.backward(Q[ell:ell + 1], newLam[ell + 1:ell + 2], a[ell:ell + 1], a[ell + 1:ell + 2])[0]
         Lam = (1 - damping) * Lam + damping * newLam
-        x = (1 - damping) * x + damping * sys_.input(x, Lam[0])
+        x = (_input_root(sys_, x, Lam[0]) if envelope else (1 - damping) * x + damping * sys_.input(x, Lam[0]))
         for ell in range(L):
             Q[ell] = sys_.forward(sys_.prev(x, Q)[ell:ell + 1], Lam[ell:ell + 1], a[ell:ell + 1])[0]
         res = _size(sys_.residual(x, Q, Lam), sys_.pack(x, Q, Lam))
         if not np.isfinite(res):
             break
-        if res < 1e-6:
+        if res < sweep_tol:
             break
     th = sys_.pack(x, Q, Lam)
     newton = 0
@@ -428,7 +478,10 @@ def _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes, tol, start) ->
             t = 1.0
             while t > 1e-4:
                 trial = th + t * step
-                rt = sys_.residual(*sys_.unpack(trial))
+                try:
+                    rt = sys_.residual(*sys_.unpack(trial))
+                except ConvergenceError:  # a trial outside the domain (e.g. chi < 0 at T = 0): shorter step
+                    rt = np.full_like(r, np.nan)
                 if np.all(np.isfinite(rt)) and _size(rt, trial) < res:
                     th, r = trial, rt
                     break
@@ -481,7 +534,8 @@ def replicon_line(model, T_max: float = 2.0, T_min: float = 0.05, points: int = 
 
 def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision=None, start=None) -> Solution:
     r"""RS solution of a finite-width MLP (``model.activation``, ``model.alphas``, ``model.C_W``,
-    ``model.C_b``) at temperature T (``T = 0``: the ground state, closed-form blocks only).
+    ``model.C_b``) at temperature T (``T = 0``: the ground state; a nonlinear activation must be twice
+    differentiable there, see :mod:`replicasym.solvers.envelope_quadrature`).
 
     ``order_parameters``: q (T = 0: chi_0 = lim beta(1 - q)) and per layer Q{l}_d, Q{l}_0, Lambda{l}_d,
     Lambda{l}_0 (T = 0: Q{l}_d, chi{l}, mu{l}, lambda{l}); ``profile`` the same per layer, with
@@ -501,11 +555,11 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
         1 / float(T) if T is not None else float(beta))
     zero = b == np.inf
     if zero:
-        try:
-            eqs = generic_equations(model.activation, "zero")
-        except NotImplementedError:
-            raise ParameterError("finite-width mlp at T = 0 needs a closed-form layer block (activation "
-                                 "linear); for a nonlinear activation solve at small T > 0") from None
+        eqs = generic_equations(model.activation, "zero")
+        if not eqs.block.closed and not model.activation.is_evaluable(2):
+            raise ParameterError(f"finite-width mlp at T = 0: the Moreau envelope's maximiser is found by Newton's "
+                                 f"method, which needs a twice-differentiable activation ({model.activation} has a "
+                                 "Dirac delta in its second derivative); solve at small T > 0 instead")
     else:
         eqs = generic_equations(model.activation, "finite")
     prof = zipper(eqs, model.alphas, 1.0 if zero else b, model.C_W, model.C_b, start=start)
@@ -519,6 +573,10 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
                **{k: [float(v) for v in col] for k, col in zip(keys, (*prof.Q.T, *prof.Lam.T))}}
     notes = ["finite width: RS, solved by the zipper (forward Q, backward Lambda) and Newton"]
     if zero:
+        if not eqs.block.closed:
+            notes.append("T = 0: each neuron's thermal average is a Moreau envelope max_delta[G(y + delta) - "
+                         "delta^2/2s]; its global maximiser and the jumps of the maximiser are located numerically "
+                         "(replicasym.solvers.envelope_quadrature)")
         notes.append("T = 0: the replicon is derived at T > 0 only (rescaled variables not done)")
         energy = -prof.free_entropy
         return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=0.0, free_entropy=None,

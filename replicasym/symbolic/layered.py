@@ -45,14 +45,28 @@ conditions:
 
 These reproduce reference/winer_hanin_mlp.md §3.3 (checked in tests/test_finite_width.py).
 
-**Zero temperature** (:func:`zero_temperature_block`).  When the block has a closed form (the
-linear network: every Gaussian average is the engine's closed form) the engine takes
-:math:`\beta\to\infty` with :math:`Q_0 = Q_d - \chi/\beta`, :math:`\Lambda_0 = \beta^2\lambda`,
-:math:`\Lambda_d = \beta^2\lambda + \beta\mu` (:math:`P_0` likewise with :math:`\chi_P`,
-:math:`q = 1 - \chi_0/\beta`) and :math:`E_0 = -\lim\Phi/\beta` by :func:`sympy.limit`; the same
-:func:`layer_equations` then give the zero-temperature forward/backward/top/input equations in the
-rescaled variables.  For a nonlinear activation the inner average becomes a Moreau envelope
-(:math:`\max_y[f(h+y) - y^2/2\chi]`), which the engine's limit rules do not cover.
+**Zero temperature** (:func:`zero_temperature_block`).  The engine takes :math:`\beta\to\infty` with
+:math:`Q_0 = Q_d - \chi/\beta`, :math:`\Lambda_0 = \beta^2\lambda`, :math:`\Lambda_d = \beta^2\lambda + \beta\mu`
+(:math:`P_0` likewise with :math:`\chi_P`, :math:`q = 1 - \chi_0/\beta`) and :math:`E_0 = -\lim\Phi/\beta`.
+When the block has a closed form (the linear network) this is :func:`sympy.limit`.  For a nonlinear
+activation the single-replica average :math:`\frac1\beta\log\mathbb E_\eta e^{\beta[\sqrt\lambda u\sigma(z)
++ \frac12\mu\sigma(z)^2]}`, :math:`z = y + \sqrt{C_W\chi_P/\beta}\,\eta`, concentrates (Laplace,
+:func:`~.envelope.laplace_limit`) on a **Moreau envelope**:
+
+.. math::
+   \phi_0 = \alpha\Big[-\tfrac12(\mu Q_d + \lambda\chi) + \mathbb E_{\xi,u}\max_\delta\Big(\sqrt\lambda\,u\,
+   \sigma(y+\delta) + \tfrac12\mu\,\sigma(y+\delta)^2 - \frac{\delta^2}{2C_W\chi_P}\Big)\Big],
+   \qquad y = \sqrt{C_b + C_WP_d}\;\xi,
+
+with the ends :math:`1/2\chi_0` (input) and :math:`C_W\chi^{(L)}/2` (output).  The same
+:func:`layer_equations` differentiate it: the :class:`~.envelope.Maximum` by the envelope theorem, so
+:math:`Q_d = \mathbb E\,\sigma(z^*)^2`, :math:`\chi = \mathbb E[u\,\sigma(z^*)]/\sqrt\lambda`, backward
+:math:`\lambda = \frac{\alpha'}{\alpha}\mathbb E\,\delta'^{*2}/(C_W\chi^2)`, top :math:`\mu_L = 0`,
+:math:`\lambda_L = C_W/\alpha_L`, input :math:`\alpha_1\mathbb E\,\delta^{*2} = C_W` (in the form
+:math:`\chi_0 = 1/\sqrt{-2R}`).  Stein's lemma is **not** applied here: where the envelope is not concave
+(:math:`C_W\chi_P\,\partial_z^2[\dots] > 1`, e.g. tanh at C_W = 4) the maximiser jumps, and the u-form keeps
+the jump terms that an integration by parts would drop.  The expectations are evaluated by
+:mod:`replicasym.solvers.envelope_quadrature`, which locates the jumps.
 
 **Replicon** (:func:`replicon_kernels`; derived here, not in the reference).  Perturb the RS saddle in
 the replicon sector, :math:`\delta q_{ab}, \delta Q^{(\ell)}_{ab}, \delta\Lambda^{(\ell)}_{ab}`
@@ -98,6 +112,7 @@ import sympy as sp
 
 from ..kernels.activations import Activation, X
 from .action import spherical_entropy
+from .envelope import has_maximiser, laplace_limit
 from .gaussian import E, GaussianExpectation, closed_form, linearize, stein
 from .limit import replica_limit
 from .replica import hierarchical_decoupling, parisi
@@ -138,6 +153,8 @@ ALPHA_NEXT = sp.Symbol("alpha'", positive=True)
 Q_IN = sp.Symbol("q", positive=True)
 CHI_IN = sp.Symbol("chi_0", positive=True)
 XI, U, ETA = sp.symbols("xi u eta", real=True)
+#: the maximisation variable of the zero-temperature (Moreau-envelope) block: delta = z - y
+DELTA = sp.Symbol("delta", real=True)
 #: the activation, opaque while the block is derived (Stein's lemma then acts on the HS field u only)
 SIGMA = sp.Function("sigma", real=True)
 
@@ -270,10 +287,8 @@ def _site_average(act: Activation, weight, z: sp.Expr) -> sp.Expr:
 
 
 def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
-    r""":math:`\beta\to\infty` of a closed-form block in the rescaled variables (module docstring)."""
-    if not block.closed:
-        raise NotImplementedError("the zero-temperature layer block needs a closed-form block (linear "
-                                  "activation); a nonlinear layer gives a Moreau envelope")
+    r""":math:`\beta\to\infty` of the block in the rescaled variables (module docstring): :func:`sympy.limit`
+    for a closed-form block, the Laplace rule (a Moreau envelope) for a block with an eta average left."""
     Pd, P0 = block.prev
     Qd, Q0 = block.own
     Ld, L0 = block.conj
@@ -285,15 +300,31 @@ def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
     def lim(expr):
         scaled = sp.expand(sp.expand(expr.subs(subs) / BETA).subs(BETA, 1 / t))
         return sp.simplify(sp.limit(scaled, t, 0, "+"))
-    phi0 = lim(block.phi)
+    if block.closed:
+        phi0 = lim(block.phi)
+    else:  # the eta average concentrates: a Moreau envelope (Laplace's method), then the rest term by term
+        scaled = sp.expand(linearize(sp.expand(laplace_limit(block.phi.subs(subs), ETA, BETA, DELTA) / BETA)))
+        phi0 = sp.Add(*[_leading(term, lim) for term in sp.Add.make_args(scaled)])
     trace.record("zero temperature: layer", "P_0 = P_d - chi_P/beta, Q_0 = Q_d - chi/beta, Lambda_0 = beta^2 lambda, "
-                 "Lambda_d = beta^2 lambda + beta mu; phi_0 = lim phi/beta", sp.Eq(sp.Symbol("phi_0"), phi0))
+                 "Lambda_d = beta^2 lambda + beta mu; phi_0 = lim phi/beta"
+                 + ("" if block.closed else "; (1/beta) log E_eta exp(beta G(y + sqrt(s/beta) eta)) -> "
+                    "max_delta [G(y + delta) - delta^2/2s] (Laplace; a Moreau envelope)"),
+                 sp.Eq(sp.Symbol("phi_0"), phi0))
     input0 = sp.limit(sp.expand(block.input_term.subs(Q_IN, 1 - CHI_IN / BETA) / BETA).subs(BETA, 1 / t), t, 0, "+")
     top0 = lim(block.top_term)
     trace.record("zero temperature: ends", "q = 1 - chi_0/beta; input and output terms divided by beta",
                  [sp.Eq(sp.Symbol("s_0"), input0), sp.Eq(sp.Symbol("t_0"), top0)])
     return LayerBlock(block.activation, phi0, (Pd, chiP), (Qd, chiQ), (mu, lam), CHI_IN, input0, top0,
                       (sp.S.One, CHI_IN), "zero", trace)
+
+
+def _leading(term: sp.Expr, lim) -> sp.Expr:
+    """The beta -> oo limit of one term of phi/beta after the Laplace rule: a beta-dependent coefficient
+    (limit by ``lim``, applied to the term times beta) times a beta-free expectation."""
+    coeff, rest = term.as_independent(GaussianExpectation, as_Add=False)
+    if rest.has(BETA):
+        raise ValueError(f"zero temperature: the expectation {rest} still depends on beta after the Laplace rule")
+    return lim(coeff * BETA) * rest
 
 
 def _rename(block: LayerBlock, next_conj: tuple) -> dict:
@@ -310,7 +341,8 @@ def layer_equations(block: LayerBlock, trace: Trace) -> LayerEquations:
     next_conj = tuple(sp.Symbol(f"{c.name}'", **c.assumptions0) for c in block.conj)
     # Stein's lemma in u turns E[u <sigma>]/sqrt(Lambda_0) into E[<sigma^2> - <sigma>^2] (regular at Lambda_0 = 0)
     forward = tuple(_stein(_solve(sp.diff(phi, lam), q)) for lam, q in zip(block.conj, block.own))
-    trace.record("forward", "dphi/dLambda = 0 solved for Q^(l) (given Q^(l-1) and Lambda^(l)); Stein's lemma in u",
+    trace.record("forward", "dphi/dLambda = 0 solved for Q^(l) (given Q^(l-1) and Lambda^(l)); Stein's lemma in u"
+                 + (" is not applied: the envelope's maximiser jumps" if has_maximiser(phi) else ""),
                  [sp.Eq(q, f) for q, f in zip(block.own, forward)])
     nxt = phi.xreplace(_rename(block, next_conj))
     backward = tuple(_solve(sp.diff(phi, q) + sp.diff(nxt, q), lam) for q, lam in zip(block.own, block.conj))
@@ -356,6 +388,8 @@ def _stein(expr: sp.Expr) -> sp.Expr:
     """Gaussian integration by parts, then constants out of the expectations (so that factors such
     as sqrt(Lambda_0) cancel); closed forms are returned as they are."""
     if not expr.has(GaussianExpectation):
+        return expr
+    if has_maximiser(expr):  # the maximiser jumps where the envelope is not concave: no integration by parts
         return expr
     out = linearize(stein(expr))
     return sp.Add(*[sp.expand(t, deep=False) for t in sp.Add.make_args(sp.expand(out, deep=False))])
