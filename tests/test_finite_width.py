@@ -197,8 +197,8 @@ def test_bad_input_and_non_convergence(monkeypatch):
     with pytest.raises(ParameterError, match="alpha must be a finite number"):
         rs.models.mlp("tanh", depth=1, alpha=-1)
     m = rs.models.mlp("tanh", depth=1, alpha=1.0)
-    with pytest.raises(ParameterError, match="closed-form layer block"):
-        m.solve(T=0)
+    with pytest.raises(ParameterError, match="twice-differentiable"):
+        rs.models.mlp("relu", depth=1, alpha=1.0).solve(T=0)
     with pytest.raises(ParameterError, match="only the RS ansatz"):
         m.solve(T=0.5, ansatz="1rsb")
     with pytest.raises(ParameterError, match="T_min < T_max"):
@@ -358,3 +358,102 @@ def test_u_quadrature_is_refined_at_low_temperature(monkeypatch):
     monkeypatch.setattr(zmod, "U_NODES_MAX", zmod.U_NODES)
     with pytest.raises(ConvergenceError, match="quadrature"):
         zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b)
+
+
+# --- T = 0 for a nonlinear activation: the Moreau envelope (symbolic.envelope, solvers.envelope_quadrature) ---
+def _ground_state(act, alphas, cw):
+    return zmod.zipper(generic_equations(activation(act), "zero"), alphas, 1.0, cw, 0.0)
+
+
+def _stationarity(alphas):
+    """The T = 0 equations are SymPy derivatives of phi_0 (envelope theorem for the max, the u-form for chi);
+    here the compiled phi_0 itself (only values of the max, no derivative rule) is differentiated by finite
+    differences at the solution: every partial derivative vanishes (the top layer's mu, lambda excepted: the
+    action is linear in them there, their equation is the top condition)."""
+    eqs = generic_equations(activation("tanh"), "zero")
+    prof = _ground_state("tanh", alphas, 4.0)
+    sys_ = zmod._System(zmod.compile_equations(eqs), alphas, 1.0, 4.0, 0.0)
+    th = sys_.pack(prof.x, prof.Q, prof.Lam)
+    assert sys_.scalars(*sys_.unpack(th))[0] == pytest.approx(prof.free_entropy, abs=1e-12)
+    top = len(th) - 2
+    for i in range(th.size):
+        if i >= top:
+            continue
+        h = 1e-4 * max(1.0, abs(th[i]))
+        vals = []
+        for sgn in (1, -1):
+            t = th.copy()
+            t[i] += sgn * h
+            vals.append(sys_.scalars(*sys_.unpack(t))[0])
+        assert (vals[0] - vals[1]) / (2 * h) == pytest.approx(0.0, abs=2e-6), i
+
+
+def test_nonlinear_ground_state_is_a_stationary_point_of_the_envelope_action():
+    _stationarity([0.5])
+
+
+@pytest.mark.slow
+def test_deep_nonlinear_ground_state_is_a_stationary_point():
+    _stationarity([0.5, 2.0])  # the backward equations (mu^(1), lambda^(1) from layer 2's envelope)
+
+
+def test_nonlinear_ground_state_bounds_the_finite_temperature_energies():
+    # tanh, C_W = 4, alpha = 0.5 (RS-stable down to T = 0.12, derivations/mlp-finite-width.md): e(T) is
+    # increasing, so E_0 < e(0.1) = -1.07663 (finite-T zipper), and within the O(T^0.8) gap seen at T = 0.05..0.1
+    gs = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5).solve(T=0)
+    warm = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5).solve(T=0.1)
+    assert gs.energy < warm.energy < gs.energy + 0.05
+    assert gs.order_parameters["Q1_d"] > warm.order_parameters["Q1_d"]
+    assert gs.order_parameters["mu1"] == 0.0 and gs.order_parameters["lambda1"] == pytest.approx(8.0)
+    assert any("Moreau envelope" in n for n in gs.notes)
+
+
+def test_degenerate_ground_state_is_reported():
+    # sin, C_W = 2, alpha = 0.5: the finite-T solution has 1 - q -> 0.60 as T -> 0 (T = 0.1: 0.5989, T = 0.07:
+    # 0.6077), so chi_0 = beta (1 - q) diverges and the T = 0 scaling has no solution: a clear error
+    with pytest.raises(ConvergenceError, match="runs away"):
+        rs.models.mlp("sin", depth=1, C_W=2.0, alpha=0.5).solve(T=0)
+
+
+def test_cli_nonlinear_ground_state(capsys):
+    import json
+    assert main(["solve", "mlp", "--param", "activation=tanh", "--param", "depth=1", "--param", "alpha=0.5",
+                 "--param", "C_W=4", "--T", "0", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["T"] == 0 and obj["energy"] < -1.08
+    assert {"Q1_d", "chi1", "mu1", "lambda1", "chi_0"} <= set(obj["order_parameters"])
+
+
+@pytest.mark.slow
+def test_nonlinear_ground_state_is_the_low_temperature_limit():
+    """tanh, C_W = 4, alpha = 0.5, depth 1: the finite-T zipper at T = 0.05 ... 0.1 fitted by E_0 + A T^gamma
+    (free gamma) extrapolates to the T = 0 envelope solution (the fit gave gamma = 0.8, E_0 = -1.1100 to -1.1108
+    depending on the window; the envelope gives -1.10943)."""
+    from scipy.optimize import least_squares
+    m = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5)
+    eqs = generic_equations(m.activation, "finite")
+    Ts, es, prof = [], [], None
+    for T in (0.3, 0.2, 0.14, 0.1, 0.08, 0.065, 0.05):
+        prof = zmod.zipper(eqs, [0.5], 1 / T, 4.0, 0.0, start=prof)
+        if T <= 0.1:
+            Ts.append(T)
+            es.append(prof.energy)
+    Ts, es = np.array(Ts), np.array(es)
+    fit = least_squares(lambda p: p[0] + p[1] * Ts ** p[2] - es, [-1.1, 0.3, 1.0]).x
+    gs = m.solve(T=0)
+    assert fit[0] == pytest.approx(gs.energy, abs=2e-3)
+    assert 0.5 < fit[2] < 1.2
+
+
+@pytest.mark.slow
+def test_nonlinear_ground_state_against_gradient_descent():
+    """Direct finite-N minimisation (projected gradient descent from 16 random starts, per-sample minimum;
+    montecarlo.ground_state) of tanh, C_W = 4, alpha = 0.5 at N = 200: within 3 standard errors of E_0."""
+    from replicasym.montecarlo import ground_state
+    gs = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5).solve(T=0)
+    r = ground_state("mlp", {"activation": "tanh", "depth": 1, "C_W": 4.0, "alpha": [0.5]}, N=200, samples=64,
+                     starts=16, seed=3, progress=False)
+    est = r.ladder[0]["energy"]
+    assert abs(est.mean - gs.energy) < 3 * est.err
+    post = r.ladder[0]["layers"][0]["post_norm"]
+    assert abs(post.mean - gs.order_parameters["Q1_d"]) < 3 * post.err + 0.01  # + O(1/N) finite size

@@ -55,14 +55,15 @@ PANEL_TOLERANCE = 1e-10
 XI_CELLS = 45
 XI_CELL_NODES = 16
 STEEP = 0.5
-GRADED_LEVELS = 8
-GRADED_NODES = 6
+GRADED_LEVELS = 14
+GRADED_RATIO = 0.4
+GRADED_NODES = 8
 NEWTON_STEPS = 60
 BISECTIONS = 48
 _Z = sp.Symbol("z", real=True)
 
 
-def _graded(levels: int = GRADED_LEVELS, ratio: float = 0.2, nodes: int = GRADED_NODES):
+def _graded(levels: int = GRADED_LEVELS, ratio: float = GRADED_RATIO, nodes: int = GRADED_NODES):
     """Fractions f in (0, 1) and weights (sum 1) of Gauss--Legendre panels graded geometrically toward f = 1,
     for an integrand with a near-singular end there (a maximiser branch close to its fold)."""
     edges = np.concatenate([[0.0], 1 - ratio ** np.arange(1, levels), [1.0]])

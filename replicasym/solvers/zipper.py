@@ -84,7 +84,7 @@ MAX_SWEEPS_ENVELOPE = 200
 #: the sweep residual below which Newton takes over for the zero-temperature envelope equations
 SWEEP_TOLERANCE_ENVELOPE = 1e-3
 #: the largest chi_0 = lim beta(1 - q) the T = 0 solver accepts (beyond it the input equation has no root)
-CHI_MAX = 1e6
+CHI_MAX = 1e3
 _FIELDS = (XI, U, ETA)
 
 

@@ -1,0 +1,134 @@
+"""The zero-temperature Moreau envelope: symbolic Maximum/Argmax, the Laplace rule, and the quadrature that
+locates the maximiser's jumps (replicasym.symbolic.envelope, replicasym.solvers.envelope_quadrature)."""
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from scipy.integrate import quad
+
+from replicasym.kernels.activations import activation
+from replicasym.symbolic.envelope import Argmax, Maximum, laplace_limit, maximisers
+from replicasym.symbolic.gaussian import E
+from replicasym.symbolic.layered import U, XI, generic_equations
+from replicasym.solvers import envelope_quadrature as eq
+
+a, b, s, y, h = sp.symbols("a b s y h", positive=True)
+d, eta, beta = sp.symbols("delta eta beta", real=True)
+
+
+def _value(expr, F, var, values):
+    """expr with every Argmax(F, var) replaced by the numerical maximiser (scipy-free: F is quadratic here)."""
+    root = sp.solve(sp.diff(F, var), var)[0]
+    return float(expr.xreplace({Argmax(F, var): root}).subs(values))
+
+
+def test_maximum_derivative_is_the_envelope_theorem():
+    # max_d [a d - d^2/(2 b)] = a^2 b/2 (closed form): d/da = a b, d/db = a^2/2, d2/da2 = b
+    F = a * d - d**2 / (2 * b)
+    M = Maximum(F, d)
+    vals = {a: 1.3, b: 0.7}
+    assert _value(sp.diff(M, a), F, d, vals) == pytest.approx(1.3 * 0.7)
+    assert _value(sp.diff(M, b), F, d, vals) == pytest.approx(1.3**2 / 2)
+    # the second derivative goes through the implicit-function theorem for the Argmax
+    assert _value(sp.diff(M, a, 2), F, d, vals) == pytest.approx(0.7)
+    assert M.free_symbols == {a, b}
+    with pytest.raises(ValueError):
+        Maximum(a * b, d)
+
+
+def test_laplace_rule_structure_and_value():
+    f = sp.Function("f")
+    expr = sp.log(E(sp.exp(beta * h * f(y + sp.sqrt(s / beta) * eta)), eta))
+    out = laplace_limit(expr, eta, beta, d)
+    assert out == beta * Maximum(h * f(y + d) - d**2 / (2 * s), d)
+    # numerically: (1/beta) log E exp(beta h tanh(y + sqrt(s/beta) eta)) -> max_d [h tanh(y + d) - d^2/2s], O(log(beta)/beta)
+    hv, yv, sv = 1.5, -0.4, 2.0
+    z = np.linspace(-20, 20, 400001)
+    target = np.max(hv * np.tanh(yv + z) - z**2 / (2 * sv))
+    errs = []
+    for bv in (50.0, 400.0):
+        mpmath.mp.dps = 30
+        g = lambda t: mpmath.exp(bv * hv * mpmath.tanh(yv + mpmath.sqrt(sv / bv) * t) - t**2 / 2) / mpmath.sqrt(2 * mpmath.pi)
+        errs.append(abs(float(mpmath.log(mpmath.quad(g, [-mpmath.inf, -5, 0, 5, 40, mpmath.inf])) / bv) - target))
+    assert errs[1] < errs[0] / 4 and errs[1] < 0.01
+
+
+def test_laplace_rule_rejects_a_finite_variance():
+    f = sp.Function("f")
+    with pytest.raises(ValueError, match="s/beta"):
+        laplace_limit(sp.log(E(sp.exp(beta * f(y + eta)), eta)), eta, beta, d)
+
+
+def test_zero_temperature_equations_come_from_the_envelope():
+    eqs = generic_equations(activation("tanh"), "zero")
+    assert eqs.block.phi.has(Maximum)
+    mu, lam = eqs.block.conj
+    assert eqs.top == (0, sp.Symbol("C_W", positive=True) / sp.Symbol("alpha", positive=True))
+    # forward: Q_d = E sigma(z*)^2, chi = E[u sigma(z*)]/sqrt(lambda): the u-form (no Stein, no derivative of Argmax)
+    for f in eqs.forward:
+        assert len(maximisers(f)) == 1 and not f.has(sp.Derivative)
+    assert eqs.forward[1].has(U)
+    # an Argmax differentiated by the implicit-function theorem would divide by F_dd: none of that here
+    assert all(len(maximisers(f)) == 1 for f in eqs.backward)
+
+
+def _brute_maximiser(rule, prob, params, yv, uv, sv):
+    """The global maximiser by brute force: every local maximum of a dense grid, each polished by Newton,
+    the best exact value wins (a grid value alone misorders near-ties by ~ spacing^2)."""
+    z = yv + np.linspace(-30, 30, 60001)
+    v = prob.G(z, uv, *params) - (z - yv) ** 2 / (2 * sv)
+    peaks = np.flatnonzero((v[1:-1] >= v[:-2]) & (v[1:-1] >= v[2:])) + 1
+    zp, ok = rule._local(z[peaks], np.full(peaks.size, yv), np.full(peaks.size, uv))
+    vals = np.where(ok, prob.G(zp, uv, *params) - (zp - yv) ** 2 / (2 * sv), -np.inf)
+    return float(zp[np.argmax(vals)])
+
+
+@pytest.mark.parametrize("mu", [0.3, 0.0, -0.5])
+def test_envelope_rule_against_adaptive_quadrature(mu):
+    """The per-u xi-integral of tanh(z*)^2, with z* jumping, against scipy's adaptive quad over a brute-force
+    maximiser (polished by Newton), split at the jump found by bisection on the brute-force maximiser."""
+    eqs = generic_equations(activation("tanh"), "zero")
+    arg = maximisers(eqs.forward[0])[0]
+    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+    vals = {"C_W": 4.0, "C_b": 0.0, "P_d": 1.0, "chi_P": 1.0, "lambda": 8.0, "mu": mu}
+    params = tuple(vals[str(t)] for t in syms)
+    prob = eq._problem(arg, XI, U, syms)
+    rule = eq.EnvelopeRule(prob, params)
+    assert np.sum(rule.w) == pytest.approx(1.0, abs=1e-12)
+    sv, slope = 4.0, 2.0
+    wu = rule.w.sum(axis=1)
+    for iu in np.linspace(0, rule.u.shape[0] - 1, 5).astype(int)[1:-1]:
+        uv = rule.u[iu, 0]
+
+        def zs(x):
+            return _brute_maximiser(rule, prob, params, slope * x, uv, sv)
+        # where z* jumps: the largest increase on a grid, then bisection
+        grid = np.linspace(-9, 9, 721)
+        zg = np.array([zs(x) for x in grid])
+        j = int(np.argmax(np.diff(zg)))
+        lo, hi = grid[j], grid[j + 1]
+        for _ in range(50):
+            m = (lo + hi) / 2
+            lo, hi = (m, hi) if abs(zs(m) - zg[j]) < abs(zs(m) - zg[j + 1]) else (lo, m)
+
+        def f(x):
+            return np.tanh(zs(x)) ** 2 * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+        ref = sum(quad(f, p, q_, limit=200, epsabs=1e-13, epsrel=1e-13)[0] for p, q_ in ((-9, lo), (hi, 9)))
+        mine = np.sum(rule.w[iu] * np.tanh(rule.z[iu]) ** 2) / wu[iu]
+        assert mine == pytest.approx(ref, abs=2e-9)
+
+
+def test_envelope_rule_refines_to_its_tolerance():
+    # the whole (xi, u) integral at two panel tolerances agrees to the looser one's size
+    eqs = generic_equations(activation("tanh"), "zero")
+    arg = maximisers(eqs.forward[1])[0]
+    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+    vals = {"C_W": 4.0, "C_b": 0.1, "P_d": 0.9, "chi_P": 1.5, "lambda": 4.0, "mu": -0.2}
+    params = tuple(vals[str(t)] for t in syms)
+    prob = eq._problem(arg, XI, U, syms)
+    out = []
+    for tol in (1e-8, 1e-12):
+        r = eq.EnvelopeRule(prob, params, tol)
+        dlt = r.z - prob.y(r.xi, *params)
+        out.append((np.sum(r.w * r.u * np.tanh(r.z)), np.sum(r.w * dlt**2)))
+    assert out[0] == pytest.approx(out[1], abs=1e-7)
