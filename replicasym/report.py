@@ -41,6 +41,11 @@ STUDIES = {
     "perceptron": "replicasym derivations -o derivations (perceptron.write_markdown)",
     "mlp": "python -m replicasym.studies.mlp_table -o derivations",
     "validation": "python -m replicasym.montecarlo.validation -o derivations/validation.md",
+    "mlp-finite-width": "python -m replicasym.studies.mlp_finite_width -o derivations",
+    "mlp-finite-width-mc": "python -m replicasym.studies.mlp_finite_width_mc -o derivations",
+    "mlp-finite-width-ground-state": "python -m replicasym.studies.mlp_finite_width_ground_state -o derivations",
+    "mlp-shaped-finite-width": "python -m replicasym.studies.mlp_shaped_finite_width -o derivations",
+    "yoshino": "python -m replicasym.studies.yoshino -o derivations",
 }
 
 _DIGITS = 12

@@ -7,10 +7,10 @@ import sympy as sp
 from scipy.integrate import quad
 
 from replicasym.kernels.activations import activation
+from replicasym.solvers import envelope_quadrature as eq
 from replicasym.symbolic.envelope import Argmax, Maximum, laplace_limit, maximisers
 from replicasym.symbolic.gaussian import E
-from replicasym.symbolic.layered import U, XI, generic_equations
-from replicasym.solvers import envelope_quadrature as eq
+from replicasym.symbolic.layered import XI, U, generic_equations
 
 a, b, s, y, h = sp.symbols("a b s y h", positive=True)
 d, eta, beta = sp.symbols("delta eta beta", real=True)
@@ -62,7 +62,6 @@ def test_laplace_rule_rejects_a_finite_variance():
 def test_zero_temperature_equations_come_from_the_envelope():
     eqs = generic_equations(activation("tanh"), "zero")
     assert eqs.block.phi.has(Maximum)
-    mu, lam = eqs.block.conj
     assert eqs.top == (0, sp.Symbol("C_W", positive=True) / sp.Symbol("alpha", positive=True))
     # forward: Q_d = E sigma(z*)^2, chi = E[u sigma(z*)]/sqrt(lambda): the u-form (no Stein, no derivative of Argmax)
     for f in eqs.forward:

@@ -47,7 +47,6 @@ import sympy as sp
 from ..codegen.printers import NumpyQuadraturePrinter, stabilize
 from ..errors import ConvergenceError, ParameterError
 from ..kernels.quadrature import gauss_hermite
-from .envelope_quadrature import compile_envelope
 from ..solution import Solution
 from ..symbolic.envelope import has_maximiser
 from ..symbolic.gaussian import GaussianExpectation
@@ -65,6 +64,7 @@ from ..symbolic.layered import (
     generic_replicon,
     layer_observables,
 )
+from .envelope_quadrature import compile_envelope
 
 __all__ = ["NODES", "QUADRATURE_TOLERANCE", "TOLERANCE", "U_NODES", "U_NODES_MAX", "CompiledEquations",
            "Profile", "compile_equations", "layer_moments", "replicon", "replicon_line", "solve_layered", "zipper"]

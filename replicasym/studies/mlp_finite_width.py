@@ -11,7 +11,6 @@ Not part of the default test run.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -19,9 +18,10 @@ import numpy as np
 
 import replicasym as rs
 from replicasym.errors import ConvergenceError
-from replicasym.fileio import atomic_write, save_figure
+from replicasym.fileio import save_figure
 from replicasym.kernels.activations import activation
 from replicasym.solvers.zipper import replicon_line
+from replicasym.studies.page import write_page
 from replicasym.symbolic.layered import generic_replicon
 
 __all__ = ["ALPHAS", "NETWORKS", "main", "run"]
@@ -301,23 +301,20 @@ def markdown(res, figures) -> str:
            "(`python -m replicasym.studies.mlp_finite_width_mc`)."), "",
           "## Limits", "",
           ("* RS only at finite α (no 1RSB/FRSB of the layered action); below T_AT the RS numbers are not the "
-          "equilibrium ones."), ("* T = 0 at finite width is derived for the linear block only (a nonlinear block "
-          "gives a Moreau envelope), so E_gs(α) of nonlinear networks is not computed."),
+          "equilibrium ones."), ("* T = 0 for nonlinear blocks (a Moreau envelope) and E_gs(α): "
+          "[mlp-finite-width-ground-state.md](mlp-finite-width-ground-state.md) "
+          "(`python -m replicasym.studies.mlp_finite_width_ground_state`)."),
           ("* ReLU: the η-average of a kinked integrand by Gauss–Hermite quadrature limits the kernels' accuracy "
           "(~1e-2 relative in A_yy at 60 nodes), and its GP T_AT ≈ 0.08 is at the edge of the zipper's range."), ""]
     return "\n".join(L)
 
 
+def _page(res, outdir) -> str:
+    return markdown(res, _figures(res, outdir, print))
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("-o", "--outdir", default="derivations")
-    args = p.parse_args(argv)
-    t0 = time.time()
-    res = run()
-    figures = _figures(res, args.outdir, print)
-    atomic_write(os.path.join(args.outdir, "mlp-finite-width.md"), markdown(res, figures).encode())
-    print(f"wrote {os.path.join(args.outdir, 'mlp-finite-width.md')} ({time.time() - t0:.0f} s)")
-    return 0
+    return write_page("mlp-finite-width", __doc__.splitlines()[0], lambda outdir: _page(run(), outdir), argv)
 
 
 if __name__ == "__main__":

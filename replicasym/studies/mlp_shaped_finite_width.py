@@ -10,15 +10,13 @@ the default test run.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
 import numpy as np
 import sympy as sp
 
-from replicasym.fileio import atomic_write
 from replicasym.solvers.shaped_bvp import continuum_equations, discrete_profile, solve_shaped_bvp
+from replicasym.studies.page import write_page
 
 __all__ = ["DEPTHS", "main", "markdown", "run"]
 
@@ -95,12 +93,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("-o", "--outdir", default="derivations")
-    args = p.parse_args(argv)
-    rows = run()
-    atomic_write(os.path.join(args.outdir, "mlp-shaped-finite-width.md"), markdown(rows).encode())
-    return 0
+    return write_page("mlp-shaped-finite-width", __doc__.splitlines()[0], lambda outdir: markdown(run()), argv)
 
 
 if __name__ == "__main__":
