@@ -131,3 +131,27 @@ def test_envelope_rule_refines_to_its_tolerance():
         dlt = r.z - prob.y(r.xi, *params)
         out.append((np.sum(r.w * r.u * np.tanh(r.z)), np.sum(r.w * dlt**2)))
     assert out[0] == pytest.approx(out[1], abs=1e-7)
+
+
+def test_envelope_problem_with_a_polynomial_part():
+    """sigma = x + sin(x): the expanded F mixes the activation's own delta^2 with the penalty; the split must
+    still give s = C_W chi_P and G(z) = sqrt(lambda) u sigma(z) + mu sigma(z)^2/2 (found by a user activation)."""
+    eqs = generic_equations(activation("x + sin(x)"), "zero")
+    arg = maximisers(eqs.forward[0])[0]
+    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+    vals = {"C_W": 1.5, "C_b": 0.2, "P_d": 0.9, "chi_P": 0.7, "lambda": 2.0, "mu": 0.3}
+    params = tuple(vals[str(t)] for t in syms)
+    prob = eq._problem(arg, XI, U, syms)
+    assert float(prob.s(*params)) == pytest.approx(1.5 * 0.7)
+    z, u = np.linspace(-3, 3, 7), 0.8
+    sig = z + np.sin(z)
+    assert prob.G(z, u, *params) == pytest.approx(np.sqrt(2.0) * u * sig + 0.3 * sig**2 / 2, abs=1e-12)
+    assert float(prob.y(1.0, *params)) == pytest.approx(np.sqrt(0.2 + 1.5 * 0.9))
+
+
+def test_envelope_equations_evaluate_scipy_special_functions():
+    # erf is not in numpy: the generated functions must use scipy's (a math.erf on an array fails)
+    from replicasym.solvers.zipper import _System, compile_equations
+    sys_ = _System(compile_equations(generic_equations(activation("erf"), "zero")), [2.0], 1.0, 3.0, 0.0)
+    Q = sys_.forward(sys_.prev(1.0, np.zeros((1, 2))), np.array([[0.0, 1.5]]), sys_.alphas)
+    assert np.all(np.isfinite(Q)) and 0 < Q[0, 0] < 1 and Q[0, 1] > 0

@@ -86,27 +86,30 @@ class _Problem:
 
 @functools.lru_cache(maxsize=64)
 def _problem(a: Argmax, xi: sp.Symbol, u: sp.Symbol, params: tuple) -> _Problem:
-    """Split F = G(y + delta, u) - delta^2/(2 s) (the form :func:`laplace_limit` produces)."""
+    """Split F = G(y + delta, u) - delta^2/(2 s) (the form :func:`laplace_limit` produces).
+
+    y is the common shift of the arguments of F's functions (linear in xi); since d/d(delta) G(y + delta) =
+    d/dy G(y + delta), the penalty width follows from F_delta - F_xi/y'(xi) = -delta/s, whatever polynomial
+    part the activation has."""
     F, d = a.function, a.variable
-    pen = sp.Add(*[t for t in sp.Add.make_args(sp.expand(F)) if t.is_polynomial(d) and not t.has(xi, u)])
-    s = sp.simplify(-1 / sp.diff(pen, d, 2))
-    if pen.has(xi, u) or s.has(d) or sp.expand(pen + d**2 / (2 * s)) != 0:
-        raise ValueError(f"envelope quadrature: {F} is not G(y + delta) - delta^2/(2 s)")
-    shifts = {sp.expand(f.args[0] - d) for f in sp.preorder_traversal(F - pen)
+    shifts = {sp.expand(f.args[0] - d) for f in sp.preorder_traversal(F)
               if isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].has(d)}
     if len(shifts) != 1:
         raise ValueError(f"envelope quadrature: delta must enter through one argument y + delta (got {shifts})")
     y = shifts.pop()
-    if sp.diff(y, xi, 2) != 0 or y.has(u):
+    if sp.diff(y, xi, 2) != 0 or y.has(u) or not y.has(xi):
         raise ValueError(f"envelope quadrature: the shift y = {y} must be linear in {xi}")
-    G = sp.expand(F - pen).xreplace({d: _Z - y})
+    s = sp.simplify(-d / (sp.diff(F, d) - sp.diff(F, xi) / sp.diff(y, xi)))
+    if s.has(d, xi, u):
+        raise ValueError(f"envelope quadrature: {F} is not G(y + delta) - delta^2/(2 s)")
+    G = sp.expand(sp.expand(F + d**2 / (2 * s)).xreplace({d: _Z - y}))
     G = G.replace(lambda e: isinstance(e, sp.Function) and len(e.args) == 1 and sp.expand(e.args[0] - _Z) == 0,
                   lambda e: e.func(_Z))
     if G.has(xi):
         raise ValueError(f"envelope quadrature: G depends on {xi} other than through y")
 
     def f(expr, *v):
-        g = sp.lambdify(v, expr, modules="numpy")
+        g = sp.lambdify(v, expr, modules=["scipy", "numpy"])
         return lambda *a: np.asarray(g(*a), dtype=float)
     return _Problem(f(G, _Z, u, *params), f(sp.diff(G, _Z), _Z, u, *params), f(sp.diff(G, _Z, 2), _Z, u, *params),
                     f(y, xi, *params), f(s, *params))
@@ -395,7 +398,8 @@ def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):
     Gaussian expectations E_xi E_u contain one maximiser each (module docstring)."""
     nodes = _outer_expectations(expr, xi, u)
     placeholders = sp.symbols(f"_e0:{len(nodes)}", real=True)
-    outer = sp.lambdify((*args, *placeholders), expr.xreplace(dict(zip(nodes, placeholders))), modules="numpy")
+    outer = sp.lambdify((*args, *placeholders), expr.xreplace(dict(zip(nodes, placeholders))),
+                        modules=["scipy", "numpy"])
     D = sp.Symbol("_delta_star", real=True)
     parts = []
     for node in nodes:
@@ -410,7 +414,7 @@ def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):
         used = tuple(s for s in args if s in a.free_symbols)
         prob = _problem(a, xi, u, used)
         idx = [args.index(s) for s in used]
-        gf = sp.lambdify((xi, u, D, *args), g, modules="numpy")
+        gf = sp.lambdify((xi, u, D, *args), g, modules=["scipy", "numpy"])
         parts.append((prob, idx, gf))
 
     def call(*v):
