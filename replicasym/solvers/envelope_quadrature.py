@@ -11,26 +11,32 @@ The zero-temperature layer block (:func:`replicasym.symbolic.layered.zero_temper
 :math:`\max_z \Phi(z) = G(z) - (z-y)^2/2s`, whose maximiser :math:`z^*(y)` is non-decreasing in y (Φ is
 supermodular in (z, y)).  Where :math:`sG''(z) > 1` somewhere, Φ has two local maxima for a window of y
 and :math:`z^*` **jumps** at the Maxwell point where they tie.  The integrand is smooth between jumps,
-so a fixed rule converges only like the node spacing; this module places the jumps on panel ends:
+so a fixed rule converges only like the node spacing; this module puts the jumps on panel ends:
 
-* **u**: composite Gauss--Legendre (8 nodes per panel) on :math:`|u| \le 9` with the Gaussian weight;
-  the panels are also split at the u where a fold is born, :math:`\max_z sG''(z; u) = 1` (there the
-  jump has zero size and the u-integrand has a weak singularity);
-* **ξ**, per u node: on a coarse grid the global maximiser is found by a dense search in z and polished
-  by safeguarded Newton; a jump between two grid points is detected by continuing the left point's branch
-  to the right point; its position is located by bisection on which branch is higher (branches followed by
-  local Newton); every cell is split at its jump (or midpoint) and gets 4 Gauss--Legendre nodes per half,
-  at which the maximiser is the continuation of the branch of that side.
+* **the inner maximum**: the local maxima of Φ are the upward crossings of :math:`Y(z) = z - sG'(z)` through
+  y (:math:`\Phi' = (y - Y)/s`), read off one z-grid per u; the two highest are polished by safeguarded
+  Newton and compared by their exact values;
+* **u**: Gauss--Legendre panels (8 nodes) on :math:`|u| \le 9` with the Gaussian weight, split where the
+  number of non-concave windows of Φ changes (a fold is born, dies or merges: the u-integrand is singular
+  there) and bisected adaptively until a panel's integral of proxy quantities (the envelope, δ*², ξδ*,
+  G(z*)) agrees with that of its halves within :data:`PANEL_TOLERANCE`;
+* **ξ**, per u node: a grid of :data:`XI_CELLS` cells with the global maximiser at its points.  A cell
+  contains a jump iff :math:`sG'' > 1` somewhere between its two maximisers (a local minimum of Φ separates
+  the branches); the jump is located by bisection on which branch is higher (branches followed by local
+  Newton).  Jump cells, and steep cells (:math:`sG''` above :data:`STEEP`: a branch close to a fold), are
+  split at the jump (at the steepest point) and get Gauss--Legendre panels graded geometrically toward the
+  split; the other cells get :data:`XI_CELL_NODES` Gauss--Legendre nodes, at which the maximiser is followed
+  from the cell's ends (checked to stay between them, else the global search decides).
 
-The rule is computed once per layer and parameter set (cached) and is shared by every expectation that
-contains the same maximiser.  Failures are loud: a maximiser at the edge of the search window (an
-unbounded inner problem, e.g. :math:`\mu s > 1` with a linear tail) or a Newton polish that does not
-converge raises :class:`~replicasym.errors.ConvergenceError`.
-
-``resolution``: the number of u nodes before splitting (a multiple of 8 is used); the ξ-grid has
-15 cells per u panel.  The zipper doubles it (its nested u-rule refinement) until the residual
-stops changing.
+The rule is computed once per parameter set (cached) and is shared by every expectation that contains the
+same maximiser.  Failures are loud: a maximiser at the edge of the search window (an unbounded inner problem,
+e.g. :math:`\mu s > 1` with a linear tail), an inner maximisation that does not converge, or a u-integral not
+resolved after :data:`U_LEVELS` bisections raises :class:`~replicasym.errors.ConvergenceError`.  Accuracy:
+per-u ξ-integrals agree with an adaptive quadrature over a brute-force maximiser to 2e-9
+(tests/test_envelope.py); the whole integral reaches 1e-13 where a jump-blind tensor grid of the same cost
+reaches 3e-5 (benchmarks/bench_envelope.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -92,10 +98,15 @@ def _problem(a: Argmax, xi: sp.Symbol, u: sp.Symbol, params: tuple) -> _Problem:
     d/dy G(y + delta), the penalty width follows from F_delta - F_xi/y'(xi) = -delta/s, whatever polynomial
     part the activation has."""
     F, d = a.function, a.variable
-    shifts = {sp.expand(f.args[0] - d) for f in sp.preorder_traversal(F)
-              if isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].has(d)}
+    shifts = {
+        sp.expand(f.args[0] - d)
+        for f in sp.preorder_traversal(F)
+        if isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].has(d)
+    }
     if len(shifts) != 1:
-        raise ValueError(f"envelope quadrature: delta must enter through one argument y + delta (got {shifts})")
+        raise ValueError(
+            f"envelope quadrature: delta must enter through one argument y + delta (got {shifts})"
+        )
     y = shifts.pop()
     if sp.diff(y, xi, 2) != 0 or y.has(u) or not y.has(xi):
         raise ValueError(f"envelope quadrature: the shift y = {y} must be linear in {xi}")
@@ -103,16 +114,24 @@ def _problem(a: Argmax, xi: sp.Symbol, u: sp.Symbol, params: tuple) -> _Problem:
     if s.has(d, xi, u):
         raise ValueError(f"envelope quadrature: {F} is not G(y + delta) - delta^2/(2 s)")
     G = sp.expand(sp.expand(F + d**2 / (2 * s)).xreplace({d: _Z - y}))
-    G = G.replace(lambda e: isinstance(e, sp.Function) and len(e.args) == 1 and sp.expand(e.args[0] - _Z) == 0,
-                  lambda e: e.func(_Z))
+    G = G.replace(
+        lambda e: isinstance(e, sp.Function) and len(e.args) == 1 and sp.expand(e.args[0] - _Z) == 0,
+        lambda e: e.func(_Z),
+    )
     if G.has(xi):
         raise ValueError(f"envelope quadrature: G depends on {xi} other than through y")
 
     def f(expr, *v):
         g = sp.lambdify(v, expr, modules=["scipy", "numpy"])
         return lambda *a: np.asarray(g(*a), dtype=float)
-    return _Problem(f(G, _Z, u, *params), f(sp.diff(G, _Z), _Z, u, *params), f(sp.diff(G, _Z, 2), _Z, u, *params),
-                    f(y, xi, *params), f(s, *params))
+
+    return _Problem(
+        f(G, _Z, u, *params),
+        f(sp.diff(G, _Z), _Z, u, *params),
+        f(sp.diff(G, _Z, 2), _Z, u, *params),
+        f(y, xi, *params),
+        f(s, *params),
+    )
 
 
 class EnvelopeRule:
@@ -125,8 +144,9 @@ class EnvelopeRule:
         y0, y1 = (float(prob.y(v, *params)) for v in (0.0, 1.0))
         self.slope, self.offset = y1 - y0, y0  # y = slope * xi + offset
         if not (np.isfinite(self.s) and self.s > 0 and np.isfinite(self.slope)):
-            raise ConvergenceError(f"envelope quadrature: the penalty width s = {self.s} is not positive",
-                                   residual=np.inf)
+            raise ConvergenceError(
+                f"envelope quadrature: the penalty width s = {self.s} is not positive", residual=np.inf
+            )
         self.u, self.xi, self.w, self.z = self._adaptive_u(tol)
 
     # --- the inner problem -------------------------------------------------------------------
@@ -167,9 +187,11 @@ class EnvelopeRule:
         Y = zs - self.s * self.p.dG(zs, u, *self.params) * np.ones_like(zs)
         out = self._global_rows(y, u, zs, Gz, Y)
         if np.any(np.abs(out - y) > 0.98 * R):
-            raise ConvergenceError("envelope quadrature: the maximiser sits at the edge of its search window (the "
-                                   "inner problem is unbounded or badly scaled for these parameters)",
-                                   residual=float(np.max(np.abs(out - y)) / R))
+            raise ConvergenceError(
+                "envelope quadrature: the maximiser sits at the edge of its search window (the "
+                "inner problem is unbounded or badly scaled for these parameters)",
+                residual=float(np.max(np.abs(out - y)) / R),
+            )
         return out
 
     def _global_rows(self, y, u, zs, Gz, Y):
@@ -186,7 +208,7 @@ class EnvelopeRule:
                 m = (yi > Y[i, a]) & (yi <= Y[i, b])
                 if not np.any(m):
                     continue
-                k = a - 1 + np.searchsorted(Y[i, a:b + 1], yi[m])
+                k = a - 1 + np.searchsorted(Y[i, a : b + 1], yi[m])
                 frac = (yi[m] - Y[i, k]) / (Y[i, k + 1] - Y[i, k])
                 zc = zs[k] + frac * h
                 v = Gz[i, k] + frac * (Gz[i, k + 1] - Gz[i, k]) - (zc - yi[m]) ** 2 / (2 * self.s)
@@ -199,22 +221,27 @@ class EnvelopeRule:
                 cand[i, idx, 0] = np.where(top, zc, c0)
                 vals[i, idx, 0] = np.where(top, v, v0)
         if not np.all(np.isfinite(vals[..., 0])):
-            raise ConvergenceError("envelope quadrature: no local maximum of the inner problem in its window",
-                                   residual=np.inf)
+            raise ConvergenceError(
+                "envelope quadrature: no local maximum of the inner problem in its window", residual=np.inf
+            )
         z1, ok1 = self._local(cand[..., 0], y, u)
         z2, ok2 = self._local(np.where(np.isfinite(vals[..., 1]), cand[..., 1], cand[..., 0]), y, u)
         v1 = np.where(ok1, self._phi(z1, y, u), -np.inf)
         v2 = np.where(ok2, self._phi(z2, y, u), -np.inf)
         best = np.maximum(v1, v2)
         if not np.all(np.isfinite(best)):
-            raise ConvergenceError("envelope quadrature: the inner maximisation did not converge", residual=np.inf)
+            raise ConvergenceError(
+                "envelope quadrature: the inner maximisation did not converge", residual=np.inf
+            )
         return np.where(v2 > v1, z2, z1)
 
     # --- u: adaptive Gauss-Legendre panels, split where the fold structure changes --------------
     def _fold_count(self, u):
         """The number of intervals of z where s G''(z; u) > 1 (non-concave windows of Phi) at each u."""
         zs = np.linspace(-30.0, 30.0, 6001)
-        above = self.s * self.p.d2G(zs, np.asarray(u, dtype=float)[:, None], *self.params) * np.ones_like(zs) > 1
+        above = (
+            self.s * self.p.d2G(zs, np.asarray(u, dtype=float)[:, None], *self.params) * np.ones_like(zs) > 1
+        )
         return np.sum(above[:, 1:] & ~above[:, :-1], axis=-1) + above[:, 0]
 
     def _folds(self):
@@ -232,11 +259,13 @@ class EnvelopeRule:
         return roots
 
     def _proxies(self, u, xi, w, z):
-        """Per u node, the xi-integrals that decide the u-refinement: the envelope, delta*^2, xi delta*, G(z*)."""
+        """Per u node, the xi-integrals that decide the u-refinement: the envelope, delta*^2, xi delta*,
+        G(z*)."""
         delta = z - (self.slope * xi + self.offset)
         G = self.p.G(z, u, *self.params) * np.ones_like(z)
-        return np.stack([np.sum(w * f, axis=-1) for f in (G - delta**2 / (2 * self.s), delta**2, xi * delta, G)],
-                        axis=-1)
+        return np.stack(
+            [np.sum(w * f, axis=-1) for f in (G - delta**2 / (2 * self.s), delta**2, xi * delta, G)], axis=-1
+        )
 
     def _adaptive_u(self, tol):
         """Gauss--Legendre (8 nodes) panels on |u| <= RANGE, bisected until a panel's integral of the proxies
@@ -254,13 +283,23 @@ class EnvelopeRule:
             lo = np.array([t[0] for t in todo])[:, None]
             hi = np.array([t[1] for t in todo])[:, None]
             u = (hi - lo) / 2 * x + (hi + lo) / 2
-            wu = (hi - lo) / 2 * wl * np.exp(-u**2 / 2) / np.sqrt(2 * np.pi)
+            wu = (hi - lo) / 2 * wl * np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
             xi, w, z = self._xi_rule(u.reshape(-1, 1))
             prox = self._proxies(u.reshape(-1, 1), xi, w, z).reshape(len(todo), U_PANEL_NODES, -1)
             integral = np.sum(wu[..., None] * prox, axis=1)
-            panel = {t: (integral[i], (u[i], wu[i], xi.reshape(len(todo), U_PANEL_NODES, -1)[i],
-                                       w.reshape(len(todo), U_PANEL_NODES, -1)[i],
-                                       z.reshape(len(todo), U_PANEL_NODES, -1)[i])) for i, t in enumerate(todo)}
+            panel = {
+                t: (
+                    integral[i],
+                    (
+                        u[i],
+                        wu[i],
+                        xi.reshape(len(todo), U_PANEL_NODES, -1)[i],
+                        w.reshape(len(todo), U_PANEL_NODES, -1)[i],
+                        z.reshape(len(todo), U_PANEL_NODES, -1)[i],
+                    ),
+                )
+                for i, t in enumerate(todo)
+            }
             nxt = []
             for lo_, hi_, v in pending:
                 whole = v if v is not None else panel[(lo_, hi_)][0]
@@ -272,12 +311,16 @@ class EnvelopeRule:
                     nxt += [(h[0], h[1], p[0]) for h, p in zip(halves, parts)]
             pending = nxt
         if pending:
-            raise ConvergenceError(f"envelope quadrature: the u-integral is not resolved after {U_LEVELS} panel "
-                                   f"bisections ({len(pending)} panels left)", residual=np.inf)
+            raise ConvergenceError(
+                f"envelope quadrature: the u-integral is not resolved after {U_LEVELS} panel "
+                f"bisections ({len(pending)} panels left)",
+                residual=np.inf,
+            )
         width = max(k[2].shape[-1] for k in kept)
 
         def pad(a, fill):
             return np.concatenate([a, np.broadcast_to(fill, (a.shape[0], width - a.shape[-1]))], axis=-1)
+
         us = np.concatenate([k[0] for k in kept])[:, None]
         xi = np.concatenate([pad(k[2], k[2][:, :1]) for k in kept])
         z = np.concatenate([pad(k[4], k[4][:, :1]) for k in kept])
@@ -303,14 +346,17 @@ class EnvelopeRule:
         yy = (self.slope * xi + self.offset) * np.ones((u.shape[0], 1, 1))
         z, good = self._local(zg[:, :-1, None] + (zg[:, 1:] - zg[:, :-1])[..., None] * f, yy, u[..., None])
         tol = 1e-9 * (1 + np.abs(z))
-        on_branch = ((z >= np.minimum(zg[:, :-1], zg[:, 1:])[..., None] - tol)
-                     & (z <= np.maximum(zg[:, :-1], zg[:, 1:])[..., None] + tol))
+        on_branch = (z >= np.minimum(zg[:, :-1], zg[:, 1:])[..., None] - tol) & (
+            z <= np.maximum(zg[:, :-1], zg[:, 1:])[..., None] + tol
+        )
         good = (good & on_branch) | (jump | steep)[..., None]  # jump and steep cells are redone below
         if not np.all(good):  # off the branch: the global search decides
             uu = np.broadcast_to(u[..., None], z.shape)
             yb = np.broadcast_to(yy, z.shape)
             z[~good] = self._global(yb[~good][:, None], uu[~good][:, None])[:, 0]
-        wx = np.broadcast_to((xg[1] - xg[0]) * w / 2 * np.exp(-xi**2 / 2) / np.sqrt(2 * np.pi), z.shape).copy()
+        wx = np.broadcast_to(
+            (xg[1] - xg[0]) * w / 2 * np.exp(-(xi**2) / 2) / np.sqrt(2 * np.pi), z.shape
+        ).copy()
         xi = np.broadcast_to(xi, z.shape)
         special = jump | steep
         wx[special] = 0.0
@@ -327,14 +373,17 @@ class EnvelopeRule:
         z_left, z_right = np.empty(iu.size), np.empty(iu.size)
         j = jump[iu, ic]
         if np.any(j):
-            split[j], z_left[j], z_right[j] = self._maxwell(xg[ic[j]], xg[ic[j] + 1], zg[iu[j], ic[j]],
-                                                            zg[iu[j], ic[j] + 1], u[iu[j], 0])
+            split[j], z_left[j], z_right[j] = self._maxwell(
+                xg[ic[j]], xg[ic[j] + 1], zg[iu[j], ic[j]], zg[iu[j], ic[j] + 1], u[iu[j], 0]
+            )
         if np.any(~j):  # on the branch, z* = z_peak at xi = (Y(z_peak) - offset)/slope
             k = ~j
             zp = between[iu[k], ic[k], np.argmax(curv[iu[k], ic[k]], axis=-1)]
             Yp = zp - self.s * self.p.dG(zp, u[iu[k], 0], *self.params)
             width = xg[1] - xg[0]
-            split[k] = np.clip((Yp - self.offset) / self.slope, xg[ic[k]] + 1e-3 * width, xg[ic[k] + 1] - 1e-3 * width)
+            split[k] = np.clip(
+                (Yp - self.offset) / self.slope, xg[ic[k]] + 1e-3 * width, xg[ic[k] + 1] - 1e-3 * width
+            )
             yk = self.slope * split[k] + self.offset
             z_left[k], _ = self._local(zp, yk, u[iu[k], 0])
             z_right[k] = z_left[k]
@@ -342,18 +391,22 @@ class EnvelopeRule:
         f, fw = _graded()
         X = np.zeros((u.shape[0], int(rank.max()) + 1, 2 * f.size))
         Z, W = np.zeros_like(X), np.zeros_like(X)
-        for half, (far, z_far, z_near) in enumerate(((xg[ic], zg[iu, ic], z_left), (xg[ic + 1], zg[iu, ic + 1], z_right))):
+        for half, (far, z_far, z_near) in enumerate(
+            ((xg[ic], zg[iu, ic], z_left), (xg[ic + 1], zg[iu, ic + 1], z_right))
+        ):
             xi = far[:, None] + (split - far)[:, None] * f  # graded toward the split (f -> 1)
             yy = self.slope * xi + self.offset
             uu = np.broadcast_to(u[iu], xi.shape)
             z, good = self._local(z_far[:, None] + (z_near - z_far)[:, None] * f, yy, uu)
             tol = 1e-9 * (1 + np.abs(z))
-            good &= (z >= np.minimum(z_far, z_near)[:, None] - tol) & (z <= np.maximum(z_far, z_near)[:, None] + tol)
+            good &= (z >= np.minimum(z_far, z_near)[:, None] - tol) & (
+                z <= np.maximum(z_far, z_near)[:, None] + tol
+            )
             if not np.all(good):
                 z[~good] = self._global(yy[~good][:, None], uu[~good][:, None])[:, 0]
             sl = slice(half * f.size, (half + 1) * f.size)
             X[iu, rank, sl], Z[iu, rank, sl] = xi, z
-            W[iu, rank, sl] = np.abs(split - far)[:, None] * fw * np.exp(-xi**2 / 2) / np.sqrt(2 * np.pi)
+            W[iu, rank, sl] = np.abs(split - far)[:, None] * fw * np.exp(-(xi**2) / 2) / np.sqrt(2 * np.pi)
         pad = W.sum(axis=-1) == 0
         X[pad], Z[pad] = xg[0], zg[np.nonzero(pad)[0], 0][:, None]
         return X.reshape(u.shape[0], -1), W.reshape(u.shape[0], -1), Z.reshape(u.shape[0], -1)
@@ -381,9 +434,14 @@ def _outer_expectations(expr: sp.Expr, xi, u) -> list:
     for node in sp.preorder_traversal(expr):
         if isinstance(node, GaussianExpectation) and node.variable == xi:
             inner = node.integrand
-            if not (isinstance(inner, GaussianExpectation) and inner.variable == u
-                    and not inner.integrand.has(GaussianExpectation)):
-                raise ValueError(f"envelope quadrature: expected E_xi E_u of an expectation-free integrand, got {node}")
+            if not (
+                isinstance(inner, GaussianExpectation)
+                and inner.variable == u
+                and not inner.integrand.has(GaussianExpectation)
+            ):
+                raise ValueError(
+                    f"envelope quadrature: expected E_xi E_u of an expectation-free integrand, got {node}"
+                )
             out.append(node)
     return out
 
@@ -398,18 +456,23 @@ def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):
     Gaussian expectations E_xi E_u contain one maximiser each (module docstring)."""
     nodes = _outer_expectations(expr, xi, u)
     placeholders = sp.symbols(f"_e0:{len(nodes)}", real=True)
-    outer = sp.lambdify((*args, *placeholders), expr.xreplace(dict(zip(nodes, placeholders))),
-                        modules=["scipy", "numpy"])
+    outer = sp.lambdify(
+        (*args, *placeholders), expr.xreplace(dict(zip(nodes, placeholders))), modules=["scipy", "numpy"]
+    )
     D = sp.Symbol("_delta_star", real=True)
     parts = []
     for node in nodes:
         g = node.integrand.integrand
         found = maximisers(g)
         if len(found) != 1:
-            raise ValueError(f"envelope quadrature: one maximiser per expectation is supported, got {len(found)}")
+            raise ValueError(
+                f"envelope quadrature: one maximiser per expectation is supported, got {len(found)}"
+            )
         a = found[0]
-        g = g.replace(lambda e: isinstance(e, Maximum) and Argmax(*e.args) == a,
-                      lambda e: e.function.xreplace({e.variable: D}))
+        g = g.replace(
+            lambda e: isinstance(e, Maximum) and Argmax(*e.args) == a,
+            lambda e: e.function.xreplace({e.variable: D}),
+        )
         g = g.xreplace({a: D})
         used = tuple(s for s in args if s in a.free_symbols)
         prob = _problem(a, xi, u, used)
@@ -432,4 +495,5 @@ def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):
             vals.append(out)
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(outer(*v, *vals), dtype=float), shape)
+
     return call

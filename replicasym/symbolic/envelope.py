@@ -28,6 +28,7 @@ Maxwell-type switch).  The maximum stays continuous, so the envelope theorem hol
 maximiser would lose the jump terms, so :func:`replicasym.symbolic.gaussian.stein` is not applied to
 expressions that contain an :class:`Argmax` (see :func:`has_maximiser`).
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -93,8 +94,10 @@ class Argmax(_Optimum):
         return self.at_optimum(-sp.diff(F_d, s) / sp.diff(F_d, self.variable))
 
     def _latex(self, printer, exp=None):
-        tex = r"\operatorname{arg\,max}_{%s}\left[%s\right]" % (printer._print(self.variable),
-                                                               printer._print(self.function))
+        tex = r"\operatorname{arg\,max}_{%s}\left[%s\right]" % (
+            printer._print(self.variable),
+            printer._print(self.function),
+        )
         return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
 
     def _sympystr(self, printer):
@@ -131,22 +134,34 @@ def laplace_limit(expr: sp.Expr, field: sp.Symbol, beta: sp.Symbol, delta: sp.Sy
         return sp.simplify(e.subs(beta, 1 / t)).subs(t, 0)
 
     def rule(node):
-        if not (isinstance(node, sp.log) and isinstance(node.args[0], GaussianExpectation)
-                and node.args[0].variable == field):
+        if not (
+            isinstance(node, sp.log)
+            and isinstance(node.args[0], GaussianExpectation)
+            and node.args[0].variable == field
+        ):
             return None
         integrand = sp.powsimp(node.args[0].integrand, combine="exp")
         if not isinstance(integrand, sp.exp):
             raise ValueError(f"laplace_limit: the integrand {integrand} is not exp(beta G)")
         A = integrand.args[0]
-        slopes = {sp.simplify(sp.diff(f.args[0], field)) for f in sp.preorder_traversal(A)
-                  if isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].has(field)
-                  and sp.diff(f.args[0], field, 2) == 0}
+        slopes = {
+            sp.simplify(sp.diff(f.args[0], field))
+            for f in sp.preorder_traversal(A)
+            if isinstance(f, sp.Function)
+            and len(f.args) == 1
+            and f.args[0].has(field)
+            and sp.diff(f.args[0], field, 2) == 0
+        }
         if len(slopes) != 1:
-            raise ValueError(f"laplace_limit: {field} must enter through y + c*{field} with one c (got {slopes})")
+            raise ValueError(
+                f"laplace_limit: {field} must enter through y + c*{field} with one c (got {slopes})"
+            )
         c = slopes.pop()
         s = finite(c**2 * beta)
         if not (s.is_positive or s.is_positive is None) or s == 0 or s.has(sp.oo, sp.zoo):
-            raise ValueError(f"laplace_limit: the field's variance c^2 = {c**2} is not s/beta with finite s > 0")
+            raise ValueError(
+                f"laplace_limit: the field's variance c^2 = {c**2} is not s/beta with finite s > 0"
+            )
         G = finite(sp.expand(A / beta).xreplace({field: delta / c}))
         if G.has(sp.oo, sp.zoo, sp.nan, beta, t):
             raise ValueError(f"laplace_limit: the exponent is not beta times a finite function ({A})")
