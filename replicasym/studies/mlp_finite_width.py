@@ -309,12 +309,8 @@ def markdown(res, figures) -> str:
     return "\n".join(L)
 
 
-def _page(res, outdir) -> str:
-    return markdown(res, _figures(res, outdir, print))
-
-
 def main(argv=None) -> int:
-    return write_page("mlp-finite-width", __doc__.splitlines()[0], lambda outdir: _page(run(), outdir), argv)
+    return write_page("mlp-finite-width", __doc__.splitlines()[0], run, markdown, _figures, argv)
 
 
 if __name__ == "__main__":

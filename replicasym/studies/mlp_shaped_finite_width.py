@@ -93,7 +93,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    return write_page("mlp-shaped-finite-width", __doc__.splitlines()[0], lambda outdir: markdown(run()), argv)
+    return write_page("mlp-shaped-finite-width", __doc__.splitlines()[0], run, markdown, argv=argv)
 
 
 if __name__ == "__main__":

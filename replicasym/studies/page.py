@@ -11,14 +11,17 @@ from ..fileio import atomic_write
 __all__ = ["write_page"]
 
 
-def write_page(stem: str, description: str, build: Callable[[str], str], argv=None) -> int:
-    """Parse ``-o/--outdir`` (default ``derivations``), call ``build(outdir)`` (which may write figures
-    there) for the page's Markdown, and write ``outdir/stem.md`` atomically."""
+def write_page(stem: str, description: str, run: Callable[[], object], markdown: Callable, figures=None,
+               argv=None) -> int:
+    """Parse ``-o/--outdir`` (default ``derivations``), compute ``res = run()``, render ``markdown(res)`` (or
+    ``markdown(res, figures(res, outdir, print))`` when the study draws figures into ``outdir``) and write
+    ``outdir/stem.md`` atomically."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("-o", "--outdir", default="derivations")
     args = p.parse_args(argv)
     t0 = time.time()
-    text = build(args.outdir)
+    res = run()
+    text = markdown(res) if figures is None else markdown(res, figures(res, args.outdir, print))
     path = os.path.join(args.outdir, stem + ".md")
     atomic_write(path, text.encode())
     print(f"wrote {path} ({time.time() - t0:.0f} s)")
