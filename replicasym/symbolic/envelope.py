@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .gaussian import GaussianExpectation
+from .gaussian import BoundVariable, GaussianExpectation
 
 __all__ = ["Argmax", "Maximum", "has_maximiser", "laplace_limit", "maximisers"]
 
 
-class _Optimum(sp.Expr):
+class _Optimum(BoundVariable, sp.Expr):
     """Common part of :class:`Maximum` and :class:`Argmax`: args ``(F, var)`` with ``var`` bound."""
 
     is_real = True
@@ -54,14 +54,6 @@ class _Optimum(sp.Expr):
     @property
     def function(self) -> sp.Expr:
         return self.args[0]
-
-    @property
-    def variable(self) -> sp.Symbol:
-        return self.args[1]
-
-    @property
-    def free_symbols(self):
-        return self.function.free_symbols - {self.variable}
 
     def at_optimum(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` (a function of the variable) at the maximiser."""

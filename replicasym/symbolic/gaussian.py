@@ -31,7 +31,20 @@ __all__ = ["E", "GaussianExpectation", "closed_form", "stein", "hubbard_stratono
            "linearize", "gaussian_variables", "expectations"]
 
 
-class GaussianExpectation(sp.Function):
+class BoundVariable:
+    """Mixin for an unevaluated operation ``(f, var)`` that binds ``var`` (an expectation over it, a maximum
+    over it): ``variable`` is ``var`` and the free symbols are those of ``f`` without it."""
+
+    @property
+    def variable(self) -> sp.Symbol:
+        return self.args[1]
+
+    @property
+    def free_symbols(self):
+        return self.args[0].free_symbols - {self.variable}
+
+
+class GaussianExpectation(BoundVariable, sp.Function):
     r"""Unevaluated :math:`\mathbb{E}_z[f]` over a standard Gaussian ``z`` (a SymPy ``Symbol``)."""
 
     nargs = 2
@@ -47,14 +60,6 @@ class GaussianExpectation(sp.Function):
     @property
     def integrand(self) -> sp.Expr:
         return self.args[0]
-
-    @property
-    def variable(self) -> sp.Symbol:
-        return self.args[1]
-
-    @property
-    def free_symbols(self):
-        return self.integrand.free_symbols - {self.variable}
 
     def _eval_derivative(self, s):
         if s == self.variable:
