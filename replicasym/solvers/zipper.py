@@ -365,7 +365,7 @@ class _System:
         return phi, energy
 
 
-def _input_root(sys_: _System, x: float, Lam1: np.ndarray) -> float:
+def _input_root(sys_: _System, x: float, Lam1: np.ndarray, damping: float) -> float:
     """The input variable solving its own equation x = input(x) at fixed Lambda^(1) (secant in log x).
     At T = 0 with a nonlinear layer the damped update converges slowly (chi_0 enters the envelope's penalty:
     E delta*^2 grows like chi_0, not chi_0^2), so the sweep solves it instead; on failure, the damped step."""
@@ -394,7 +394,7 @@ def _input_root(sys_: _System, x: float, Lam1: np.ndarray) -> float:
             raise
         if abs(fb) < 1e-12:
             return float(np.exp(b))
-    return 0.5 * x + 0.5 * sys_.input(x, Lam1)
+    return (1 - damping) * x + damping * sys_.input(x, Lam1)
 
 
 def _size(r: np.ndarray, th: np.ndarray) -> float:
@@ -410,7 +410,7 @@ def zipper(eqs: LayerEquations, alphas, beta: float = 1.0, C_W: float = 1.0, C_b
 
     ``alphas``: the width ratios alpha_1..alpha_L; ``beta`` is unused by the T = 0 equations.
     ``u_nodes``: a fixed u-rule; None (default) refines it until the quadrature check passes."""
-    if u_nodes is not None or eqs.block.closed or eqs.block.temperature == "zero":  # T = 0: self-adaptive rule
+    if u_nodes is not None or eqs.block.closed or eqs.block.envelope:  # the envelope rule adapts itself
         return _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes or U_NODES, tol, start)
     n = max(U_NODES, start.u_nodes) if start is not None else U_NODES
     prof = _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, n, tol, start)
@@ -434,13 +434,13 @@ def _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes, tol, start) ->
     sys_ = _System(compile_equations(eqs, nodes, u_nodes), alphas, beta, C_W, C_b)
     L, a = sys_.L, sys_.alphas
     # the envelope rule (T = 0, nonlinear) is costly per parameter set: hand over to Newton earlier
-    envelope = eqs.block.temperature == "zero" and not eqs.block.closed
+    envelope = eqs.block.envelope
     sweep_tol = SWEEP_TOLERANCE_ENVELOPE if envelope else 1e-6
     if start is not None:
         x, Q, Lam = start.x, start.Q.copy(), start.Lam.copy()
     else:
         x, Lam = (0.5 if eqs.block.temperature == "finite" else 1.0), np.zeros((L, 2))
-        if not eqs.block.closed and eqs.block.temperature == "zero":  # lambda > 0 (chi = E[u sigma]/sqrt(lambda))
+        if envelope:  # lambda > 0 (chi = E[u sigma]/sqrt(lambda))
             Lam[:] = sys_.top(np.zeros((L, 2)), a)
         Q = np.zeros((L, 2))
         for ell in range(L):  # Lambda = 0: the kernel map
@@ -453,7 +453,8 @@ def _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes, tol, start) ->
         for ell in range(L - 2, -1, -1):
             newLam[ell] = sys_.backward(Q[ell:ell + 1], newLam[ell + 1:ell + 2], a[ell:ell + 1], a[ell + 1:ell + 2])[0]
         Lam = (1 - damping) * Lam + damping * newLam
-        x = (_input_root(sys_, x, Lam[0]) if envelope else (1 - damping) * x + damping * sys_.input(x, Lam[0]))
+        x = (_input_root(sys_, x, Lam[0], damping) if envelope
+             else (1 - damping) * x + damping * sys_.input(x, Lam[0]))
         for ell in range(L):
             Q[ell] = sys_.forward(sys_.prev(x, Q)[ell:ell + 1], Lam[ell:ell + 1], a[ell:ell + 1])[0]
         res = _size(sys_.residual(x, Q, Lam), sys_.pack(x, Q, Lam))
@@ -556,7 +557,7 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
     zero = b == np.inf
     if zero:
         eqs = generic_equations(model.activation, "zero")
-        if not eqs.block.closed and not model.activation.is_evaluable(2):
+        if eqs.block.envelope and not model.activation.is_evaluable(2):
             raise ParameterError(f"finite-width mlp at T = 0: the Moreau envelope's maximiser is found by Newton's "
                                  f"method, which needs a twice-differentiable activation ({model.activation} has a "
                                  "Dirac delta in its second derivative); solve at small T > 0 instead")
@@ -573,7 +574,7 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
                **{k: [float(v) for v in col] for k, col in zip(keys, (*prof.Q.T, *prof.Lam.T))}}
     notes = ["finite width: RS, solved by the zipper (forward Q, backward Lambda) and Newton"]
     if zero:
-        if not eqs.block.closed:
+        if eqs.block.envelope:
             notes.append("T = 0: each neuron's thermal average is a Moreau envelope max_delta[G(y + delta) - "
                          "delta^2/2s]; its global maximiser and the jumps of the maximiser are located numerically "
                          "(replicasym.solvers.envelope_quadrature)")

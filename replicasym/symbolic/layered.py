@@ -190,6 +190,11 @@ class LayerBlock:
         """True when no Gaussian expectation is left (closed-form block)."""
         return not self.phi.has(GaussianExpectation)
 
+    @property
+    def envelope(self) -> bool:
+        """True for a zero-temperature block with a Moreau envelope (a nonlinear activation at T = 0)."""
+        return has_maximiser(self.phi)
+
 
 @dataclass(frozen=True)
 class LayerEquations:
