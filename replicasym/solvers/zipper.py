@@ -96,17 +96,24 @@ def _trapezoid(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Quadrature:
-    """The helpers the quadrature printer calls: weighted sums over one trailing axis each
-    (xi, u, eta: Gauss--Hermite with ``nodes``, trapezoidal with ``u_nodes``, Gauss--Hermite)."""
+    """The helpers the quadrature printer calls: weighted sums over one trailing axis per Gaussian field,
+    in the order of ``fields`` (default xi, u, eta): Gauss--Hermite with ``nodes`` for the pre-activation
+    fields, the trapezoidal rule with ``u_nodes`` for the Hubbard--Stratonovich fields (named u, u_i)."""
 
-    def __init__(self, nodes: int, u_nodes: int = U_NODES):
+    def __init__(self, nodes: int, u_nodes: int = U_NODES, fields: tuple = _FIELDS):
         gh = gauss_hermite(nodes)
-        self.rules = (gh, _trapezoid(u_nodes), gh)
+        self.fields = tuple(fields)
+        self.rules = tuple(_trapezoid(u_nodes) if _is_hubbard_stratonovich(z) else gh for z in self.fields)
 
     def _weights(self, axis):
-        shape = [1] * len(_FIELDS)
+        shape = [1] * len(self.fields)
         shape[axis] = -1
         return self.rules[axis][1].reshape(shape)
+
+    def nodes(self) -> list:
+        """The node arrays, shaped to broadcast along their own trailing axis."""
+        k = len(self.fields)
+        return [self.rules[i][0].reshape([-1] + [1] * (k - 1 - i)) for i in range(k)]
 
     def namespace(self) -> dict:
         def E(f, axis):
@@ -126,6 +133,10 @@ class _Quadrature:
                 "_logcosh": lambda x: np.logaddexp(x, -x) - np.log(2.0)}
 
 
+def _is_hubbard_stratonovich(z: sp.Symbol) -> bool:
+    return z.name == "u" or z.name.startswith("u_")
+
+
 def _compile(expr: sp.Expr, args: tuple, quad: _Quadrature):
     """A numpy function of ``args`` (arrays of one shape); Gaussian fields become quadrature axes."""
     if has_maximiser(expr):  # T = 0, nonlinear: the Moreau envelope's maximiser jumps; its own rule
@@ -133,14 +144,15 @@ def _compile(expr: sp.Expr, args: tuple, quad: _Quadrature):
     if not expr.has(GaussianExpectation):
         f = sp.lambdify(args, expr, modules="numpy")
         return lambda *v: np.broadcast_to(np.asarray(f(*v), dtype=float), np.broadcast(*v).shape)
-    printer = NumpyQuadraturePrinter(axes={z: -(len(_FIELDS) - i) for i, z in enumerate(_FIELDS)},
+    fields = quad.fields
+    printer = NumpyQuadraturePrinter(axes={z: -(len(fields) - i) for i, z in enumerate(fields)},
                                      settings={"fully_qualified_modules": False})
-    f = sp.lambdify((*args, *_FIELDS), stabilize(expr), modules=[quad.namespace(), "numpy"], printer=printer)
-    nodes = [quad.rules[i][0].reshape([-1] + [1] * (len(_FIELDS) - 1 - i)) for i in range(len(_FIELDS))]
+    f = sp.lambdify((*args, *fields), stabilize(expr), modules=[quad.namespace(), "numpy"], printer=printer)
+    nodes = quad.nodes()
 
     def call(*v):
         shape = np.broadcast(*v).shape
-        tail = (1,) * len(_FIELDS)
+        tail = (1,) * len(fields)
         vals = [np.reshape(np.broadcast_to(a, shape), shape + tail) for a in v]
         with np.errstate(all="ignore"):
             out = f(*vals, *nodes)

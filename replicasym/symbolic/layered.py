@@ -167,9 +167,9 @@ def _pair(name: str, a: str, b: str, **assumptions) -> tuple:
 class LayerBlock:
     r"""The generic layer block :math:`\phi(P, Q, \Lambda; \alpha)` and the terms that close the chain.
 
-    ``prev``, ``own``, ``conj``: the symbol pairs of :math:`Q^{(\ell-1)}`, :math:`Q^{(\ell)}`,
-    :math:`\Lambda^{(\ell)}` (diagonal first); ``input_var``/``input_term``: the input overlap and its
-    entropy; ``top_term``: the output layer's contribution (a function of ``own``);
+    ``prev``, ``own``, ``conj``: the symbols of :math:`Q^{(\ell-1)}`, :math:`Q^{(\ell)}`,
+    :math:`\Lambda^{(\ell)}` (diagonal first, then the levels 0..k); ``input_vars``/``input_term``: the
+    input overlaps and their entropy; ``sizes``: the Parisi block sizes (empty for RS); ``top_term``: the output layer's contribution (a function of ``own``);
     ``prev_input``: the values of ``prev`` for the first layer; ``temperature``: ``"finite"`` or
     ``"zero"`` (then ``phi`` is :math:`\lim\phi/\beta`)."""
 
@@ -178,12 +178,25 @@ class LayerBlock:
     prev: tuple
     own: tuple
     conj: tuple
-    input_var: sp.Symbol
+    input_vars: tuple
     input_term: sp.Expr
     top_term: sp.Expr
     prev_input: tuple
     temperature: str = "finite"
     trace: Trace = field(default_factory=Trace, compare=False)
+    sizes: tuple = ()
+
+    @property
+    def k(self) -> int:
+        """The number of RSB steps (0: RS)."""
+        return len(self.sizes)
+
+    @property
+    def input_var(self) -> sp.Symbol:
+        """The input overlap q (RS) or susceptibility chi_0 (T = 0)."""
+        if len(self.input_vars) != 1:
+            raise ValueError("a replica-symmetry-broken block has one input overlap per level: use input_vars")
+        return self.input_vars[0]
 
     @property
     def closed(self) -> bool:
@@ -205,7 +218,10 @@ class LayerEquations:
     of ``input_rhs`` (a symbol ``R``), with ``input_rhs_expr`` = R(prev = prev_input, conj, alpha);
     ``residual_input``: the input stationarity condition (zero at the saddle);
     ``energy_top``: :math:`-\partial(\text{top term})/\partial\beta` (finite T) or the top term's
-    share of :math:`E_0` (T = 0)."""
+    share of :math:`E_0` (T = 0); ``input_residuals``: the input conditions, one per level of q (RSB:
+    ``input_rhs_expr``/``input_solution`` are None, the conditions are solved with the rest);
+    ``breakpoints``: per block size m_i, the derivatives of (input term, block, output term) by m_i,
+    whose sum over the network is the condition dPhi/dm_i = 0."""
 
     block: LayerBlock
     next_conj: tuple
@@ -217,6 +233,8 @@ class LayerEquations:
     input_solution: sp.Expr
     residual_input: sp.Expr
     energy_top: sp.Expr
+    input_residuals: tuple = ()
+    breakpoints: tuple = ()
 
 
 def layer_symbols(layer: int, block: LayerBlock) -> dict:
@@ -234,44 +252,77 @@ def layer_symbols(layer: int, block: LayerBlock) -> dict:
     return out
 
 
-def layer_block(act: Activation, trace: Trace) -> LayerBlock:
-    r"""Derive the generic RS layer block at finite temperature (see the module docstring)."""
+def _levels(name: str, k: int, **assumptions) -> tuple:
+    """The symbols of one Parisi-structured matrix: (diagonal, level 0, ..., level k); RS keeps the
+    names X_d, X_0."""
+    return tuple(sp.Symbol(f"{name}_{s}", **assumptions) for s in ("d", *range(k + 1)))
+
+
+def _sizes(k: int) -> tuple:
+    """The Parisi block sizes m_1..m_k shared by q, every Q^(l) and every Lambda^(l) (``m`` for 1RSB)."""
+    return (sp.Symbol("m", positive=True),) if k == 1 else tuple(sp.Symbol(f"m_{i}", positive=True)
+                                                                 for i in range(1, k + 1))
+
+
+def _fields(k: int) -> tuple:
+    """The level fields (xi_i of the pre-activations, u_i of the Hubbard-Stratonovich decoupling)."""
+    if k == 0:
+        return (XI,), (U,)
+    return (tuple(sp.Symbol(f"xi_{i}", real=True) for i in range(k + 1)),
+            tuple(sp.Symbol(f"u_{i}", real=True) for i in range(k + 1)))
+
+
+def layer_block(act: Activation, trace: Trace, k: int = 0) -> LayerBlock:
+    r"""Derive the generic layer block at finite temperature with k steps of RSB (``k = 0``: RS; see the
+    module docstring).  The same Parisi hierarchy (block sizes :math:`m_1..m_k`) is imposed on q, on every
+    :math:`Q^{(\ell)}` and on every :math:`\Lambda^{(\ell)}`: the replica structure is the inputs', and
+    every layer inherits it (reference/winer_hanin_mlp.md §3.6)."""
+    if k < 0:
+        raise ValueError(f"k-RSB needs k >= 0 (got {k})")
     n = N_REPLICAS
-    Pd, P0 = _pair("P", "d", "0", real=True)
-    Qd, Q0 = _pair("Q", "d", "0", real=True)
-    Ld, L0 = _pair("Lambda", "d", "0", real=True)
-    Sd, S0 = _pair("Sigma", "d", "0", positive=True)
+    m = _sizes(k)
+    Pd, *Pl = P_ = _levels("P", k, real=True)
+    Q_ = _levels("Q", k, real=True)
+    L_ = _levels("Lambda", k, real=True)
+    Sd, *Sl = _levels("Sigma", k, positive=True)
+    xis, us = _fields(k)
     h = sp.Symbol("h", real=True)
-    P = parisi(n, Pd, [P0])
+    P = parisi(n, Pd, Pl, m)
     Sigma = P.elementwise(P, lambda a, _: C_B + C_W * a)
     trace.record("hidden layer", "given layer l-1, the pre-activations z_a of one neuron of layer l are "
-                 "Gaussian with covariance Sigma = C_b 11^T + C_W Q^(l-1) (RS: Parisi form)",
-                 [sp.Eq(Sd, Sigma.diagonal), sp.Eq(S0, Sigma.levels[0])])
-    Q = parisi(n, Qd, [Q0])
-    Lam = parisi(n, Ld, [L0])
-    z = sp.sqrt(S0) * XI + sp.sqrt(Sd - S0) * ETA
-    site_avg = _site_average(act, lambda s: sp.exp(h * s + (Ld - L0) / 2 * s**2), z)
+                 "Gaussian with covariance Sigma = C_b 11^T + C_W Q^(l-1) (Parisi form, "
+                 + ("RS)" if k == 0 else f"{k}RSB: the block sizes m are those of the inputs' overlaps)"),
+                 [sp.Eq(Sd, Sigma.diagonal), *[sp.Eq(a, b) for a, b in zip(Sl, Sigma.levels)]])
+    Q = parisi(n, Q_[0], Q_[1:], m)
+    Lam = parisi(n, L_[0], L_[1:], m)
+    steps = [sp.sqrt(s - (Sl[i - 1] if i else 0)) for i, s in enumerate(Sl)]
+    z = sp.Add(*[c * x for c, x in zip(steps, xis)]) + sp.sqrt(Sd - Sl[-1]) * ETA
+    site_avg = _site_average(act, lambda s: sp.exp(h * s + (L_[0] - L_[-1]) / 2 * s**2), z)
     site = sp.expand_log(sp.log(site_avg), force=True)
-    trace.record("single replica", "z_a = sqrt(Sigma_0) xi + sqrt(Sigma_d - Sigma_0) eta_a; one replica in the "
-                 "Hubbard-Stratonovich field h with the diagonal tilt (Lambda_d - Lambda_0) sigma^2/2 "
+    trace.record("single replica", "z_a = sum_i sqrt(Sigma_i - Sigma_(i-1)) xi_i + sqrt(Sigma_d - Sigma_k) eta_a "
+                 "(xi_i shared by the replicas of one level-i block); one replica in the Hubbard-Stratonovich field "
+                 "h with the diagonal tilt (Lambda_d - Lambda_k) sigma^2/2 "
                  + ("(closed form)" if not site.has(GaussianExpectation) else "(no closed form: kept as E_eta)"),
                  sp.Eq(sp.Symbol("L_site"), site))
-    log_trace, _ = hierarchical_decoupling(Lam, lambda hh: site.subs(h, hh), sp.S.Zero, [U])
-    Gn = sp.log(E(sp.exp(log_trace), XI))
-    trace.record("hubbard-stratonovich", "decouple Lambda_0 (sum_a sigma_a)^2/2 with u; the covariance field xi "
-                 "is shared by the replicas: G_n = log E_xi E_u exp(n L_site)", sp.Eq(sp.Symbol("G_n"), Gn))
+    Gn, _ = hierarchical_decoupling(Lam, lambda hh: site.subs(h, hh), sp.S.Zero, us, [(x,) for x in xis])
+    trace.record("hubbard-stratonovich", "decouple sum_ab Lambda_ab sigma_a sigma_b level by level with u_i; the "
+                 "covariance field xi_i of level i is averaged with u_i"
+                 + (": G_n = log E_xi E_u exp(n L_site)" if k == 0 else
+                    ": Z_(i-1) = (E_(xi_i, u_i) Z_i^(m_i))^(1/m_i), G_n = log E_(xi_0, u_0) Z_0^n"),
+                 sp.Eq(sp.Symbol("G_n"), Gn))
     coupling = -sp.Rational(1, 2) * Lam.elementwise(Q, lambda a, b: a * b).sum(lambda v: v)
     S_layer = ALPHA * (coupling + Gn)
     trace.record("layer action", "delta-function for Q^(l) with conjugate Lambda^(l); N_l = alpha_l N neurons",
                  sp.Eq(sp.Symbol("S_n^{(l)}"), S_layer))
     phi = replica_limit(S_layer, n, trace)
-    if not site.has(GaussianExpectation):
+    if k == 0 and not site.has(GaussianExpectation):  # RSB: the nested level averages stay (quadrature)
         phi = sp.expand(closed_form(linearize(sp.expand(sp.expand_log(phi, force=True)))))
-    phi = phi.subs({Sd: Sigma.diagonal, S0: Sigma.levels[0]})
+    phi = phi.subs({Sd: Sigma.diagonal, **dict(zip(Sl, Sigma.levels))})
     trace.record("layer block", "phi(P, Q, Lambda; alpha) with Sigma = C_b + C_W P substituted; "
                  "the same block for every layer", sp.Eq(sp.Symbol("phi"), phi))
     # input: the uniform measure on the sphere; output: the last layer's Gaussian average
-    q_mat = parisi(n, 1, [Q_IN])
+    q_levels = (Q_IN,) if k == 0 else tuple(sp.Symbol(f"q_{i}", positive=True) for i in range(k + 1))
+    q_mat = parisi(n, 1, q_levels, m)
     input_term = replica_limit(spherical_entropy(q_mat, trace), n, trace)
     N, V, zJ = sp.Symbol("N", positive=True), sp.Symbol("V", positive=True), sp.Symbol("z_J", real=True)
     out_avg = closed_form(E(sp.exp(-BETA * sp.sqrt(N * V) * zJ), zJ))
@@ -280,8 +331,8 @@ def layer_block(act: Activation, trace: Trace) -> LayerBlock:
                                                                       out_avg))
     top_n = sp.expand(sp.log(out_avg) / N).subs(V, Q.sum(lambda v: C_B + C_W * v))
     top_term = replica_limit(top_n, n, trace)
-    return LayerBlock(act, phi, (Pd, P0), (Qd, Q0), (Ld, L0), Q_IN, input_term, top_term,
-                      (sp.S.One, Q_IN), "finite", trace)
+    return LayerBlock(act, phi, P_, Q_, L_, q_levels, input_term, top_term, (sp.S.One, *q_levels), "finite",
+                      trace, m)
 
 
 def _site_average(act: Activation, weight, z: sp.Expr) -> sp.Expr:
@@ -293,7 +344,10 @@ def _site_average(act: Activation, weight, z: sp.Expr) -> sp.Expr:
 
 def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
     r""":math:`\beta\to\infty` of the block in the rescaled variables (module docstring): :func:`sympy.limit`
-    for a closed-form block, the Laplace rule (a Moreau envelope) for a block with an eta average left."""
+    for a closed-form block, the Laplace rule (a Moreau envelope) for a block with an eta average left.
+    RS only (the zero-temperature scaling of an RSB block, m = y/beta, is not derived)."""
+    if block.k:
+        raise ValueError("zero temperature: only the RS layer block has its beta -> oo limit derived")
     Pd, P0 = block.prev
     Qd, Q0 = block.own
     Ld, L0 = block.conj
@@ -319,7 +373,7 @@ def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
     top0 = lim(block.top_term)
     trace.record("zero temperature: ends", "q = 1 - chi_0/beta; input and output terms divided by beta",
                  [sp.Eq(sp.Symbol("s_0"), input0), sp.Eq(sp.Symbol("t_0"), top0)])
-    return LayerBlock(block.activation, phi0, (Pd, chiP), (Qd, chiQ), (mu, lam), CHI_IN, input0, top0,
+    return LayerBlock(block.activation, phi0, (Pd, chiP), (Qd, chiQ), (mu, lam), (CHI_IN,), input0, top0,
                       (sp.S.One, CHI_IN), "zero", trace)
 
 
@@ -356,15 +410,33 @@ def layer_equations(block: LayerBlock, trace: Trace) -> LayerEquations:
     top = tuple(_solve(sp.diff(phi + block.top_term, q), lam) for q, lam in zip(block.own, block.conj))
     trace.record("top", "dphi_L/dQ^(L) + d(output)/dQ^(L) = 0", [sp.Eq(lam, v) for lam, v in zip(block.conj, top)])
     first = dict(zip(block.prev, block.prev_input))
-    x = block.input_var
+
+    def at_input(e):
+        return e.subs(first) if not e.has(GaussianExpectation) else e.xreplace(first)
+    # one input condition per level of q: d(entropy)/dq_i + dphi_1/dP_i = 0
+    residuals = tuple(sp.diff(block.input_term, x) + at_input(sp.diff(phi, p))
+                      for x, p in zip(block.input_vars, block.prev[1:]))
+    # the block sizes: dPhi/dm_i = d(entropy)/dm_i + sum_l dphi_l/dm_i + d(output)/dm_i = 0 (a sum over layers)
+    breakpoints = tuple((sp.diff(block.input_term, m), sp.diff(phi, m), sp.diff(block.top_term, m))
+                        for m in block.sizes)
     R = sp.Symbol("R", real=True)
-    rhs = sp.diff(phi, block.prev[1])
-    rhs_expr = -rhs.subs(first) if not rhs.has(GaussianExpectation) else -rhs.xreplace(first)
-    residual = sp.diff(block.input_term, x) - rhs_expr
-    roots = [r for r in sp.solve(sp.Eq(sp.diff(block.input_term, x), R), x)]
-    sol = _admissible_root(roots, R, block.temperature)
-    trace.record("input", "d(entropy)/dq + dphi_1/dP_0 = 0, with R = -dphi_1/dP_0 at P = (1, q)",
-                 [sp.Eq(sp.diff(block.input_term, x), R), sp.Eq(x, sol), sp.Eq(R, rhs_expr)])
+    if block.k:
+        rhs_expr = sol = None
+        trace.record("input", "d(entropy)/dq_i + dphi_1/dP_i = 0 at P = (1, q_0, ..., q_k), one per level",
+                     [sp.Eq(r, 0) for r in residuals])
+        for m, (d_in, d_phi, d_top) in zip(block.sizes, breakpoints):
+            trace.record("block size", f"dPhi/d{m} = d(entropy)/d{m} + sum_l dphi_l/d{m} + d(output)/d{m} = 0 "
+                         "(the three derivatives; the block's is summed over the layers)",
+                         [sp.Eq(sp.Derivative(sp.Symbol("s"), m), d_in), sp.Eq(sp.Derivative(sp.Symbol("phi"), m), d_phi),
+                          sp.Eq(sp.Derivative(sp.Symbol("t"), m), d_top)])
+    else:
+        x = block.input_var
+        rhs_expr = -at_input(sp.diff(phi, block.prev[1]))
+        roots = [r for r in sp.solve(sp.Eq(sp.diff(block.input_term, x), R), x)]
+        sol = _admissible_root(roots, R, block.temperature)
+        trace.record("input", "d(entropy)/dq + dphi_1/dP_0 = 0, with R = -dphi_1/dP_0 at P = (1, q)",
+                     [sp.Eq(sp.diff(block.input_term, x), R), sp.Eq(x, sol), sp.Eq(R, rhs_expr)])
+    residual = residuals[0]
     energy_top = (-sp.diff(block.top_term, BETA) if block.temperature == "finite" else -block.top_term)
     if phi.has(SIGMA):
         act = block.activation
@@ -372,9 +444,11 @@ def layer_equations(block: LayerBlock, trace: Trace) -> LayerEquations:
                      "derivatives", sp.Eq(SIGMA(X), act.expr))
         sub = functools.partial(_with_activation, act=act)
         block = dataclasses.replace(block, phi=sub(phi))
-        forward, backward, top = (tuple(map(sub, v)) for v in (forward, backward, top))
-        rhs_expr, residual = sub(rhs_expr), sub(residual)
-    return LayerEquations(block, next_conj, forward, backward, top, R, rhs_expr, sol, residual, energy_top)
+        forward, backward, top, residuals = (tuple(map(sub, v)) for v in (forward, backward, top, residuals))
+        breakpoints = tuple(tuple(map(sub, b)) for b in breakpoints)
+        rhs_expr, residual = (sub(rhs_expr) if rhs_expr is not None else None), residuals[0]
+    return LayerEquations(block, next_conj, forward, backward, top, R, rhs_expr, sol, residual, energy_top,
+                          residuals, breakpoints)
 
 
 def _with_activation(expr: sp.Expr, act: Activation) -> sp.Expr:
@@ -541,11 +615,11 @@ def generic_replicon(act: Activation) -> tuple:
 
 
 @functools.lru_cache(maxsize=16)
-def generic_equations(act: Activation, temperature: str = "finite") -> LayerEquations:
-    """The generic layer equations of an activation (``"finite"`` or ``"zero"`` temperature), derived
-    once and cached; the trace is ``equations.block.trace``."""
+def generic_equations(act: Activation, temperature: str = "finite", k: int = 0) -> LayerEquations:
+    """The generic layer equations of an activation (``"finite"`` or ``"zero"`` temperature; ``k`` steps
+    of RSB), derived once and cached; the trace is ``equations.block.trace``."""
     trace = Trace()
-    block = layer_block(act, trace)
+    block = layer_block(act, trace, k)
     if temperature == "zero":
         block = zero_temperature_block(block, trace)
     return layer_equations(block, trace)

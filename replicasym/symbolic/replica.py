@@ -121,18 +121,23 @@ def parisi(n: sp.Symbol, diagonal, levels: Sequence, sizes: Sequence = ()) -> Pa
                         tuple(sp.sympify(m) for m in sizes))
 
 
-def log_expect_exp(A: sp.Expr, z: sp.Symbol) -> sp.Expr:
+def log_expect_exp(A: sp.Expr, z: sp.Symbol, *shared: sp.Symbol) -> sp.Expr:
     r""":math:`\log\mathbb E_z e^{A} = c + \log\mathbb E_z e^{A - c}` with ``c`` the ``z``-free part
-    of ``A`` (a constant factor leaves the expectation)."""
+    of ``A`` (a constant factor leaves the expectation).  ``shared``: further independent Gaussian
+    fields averaged together with ``z`` (outside it): :math:`\log\mathbb E_{s}\mathbb E_z e^{A}`."""
     A = sp.expand(A)
-    c, rest = A.as_independent(z, as_Add=True)
+    c, rest = A.as_independent(z, *shared, as_Add=True)
     if rest == 0:
         return c
-    return c + sp.log(E(sp.exp(rest), z))
+    avg = E(sp.exp(rest), z)
+    for s in shared:
+        avg = E(avg, s)
+    return c + sp.log(avg)
 
 
 def hierarchical_decoupling(lam: ParisiMatrix, site_log: Callable[[sp.Expr], sp.Expr],
-                            field: sp.Expr, fields: Sequence[sp.Symbol]) -> tuple[sp.Expr, list]:
+                            field: sp.Expr, fields: Sequence[sp.Symbol],
+                            shared: Sequence[Sequence[sp.Symbol]] = ()) -> tuple[sp.Expr, list]:
     r"""Decouple :math:`\log\mathrm{Tr}_{\{s_a\}}\exp(\tfrac12\sum_{a\ne b}\Lambda_{ab}s_as_b + \sum_a u_0 s_a)`.
 
     ``site_log(u)`` is :math:`\log\sum_s e^{u s - \Lambda_k s^2/2}` for one replica in the cavity
@@ -140,10 +145,19 @@ def hierarchical_decoupling(lam: ParisiMatrix, site_log: Callable[[sp.Expr], sp.
     symbols z_0..z_k.  Returns ``(log_trace, L_levels)`` where
     ``log_trace`` :math:`= \log\mathbb E_{z_0} e^{n L_1}` (exact in n) and ``L_levels`` lists
     :math:`L_1,\dots,L_{k+1}`.
+
+    ``shared`` (optional, one tuple per level): Gaussian fields that ``site_log`` depends on and that
+    carry the **same** block structure, e.g. the level fields :math:`\xi_i` of Parisi-correlated
+    pre-activations :math:`z_a = \sum_i\sqrt{\Sigma_i-\Sigma_{i-1}}\,\xi_i + \dots` in a layer
+    (:mod:`~.layered`): a field of level i is common to the replicas of one :math:`m_i` block, so it is
+    averaged together with :math:`z_i`, :math:`L_i = \frac1{m_i}\log\mathbb E_{\xi_i, z_i}e^{m_iL_{i+1}}`.
     """
     k = lam.k
     if len(fields) != k + 1:
         raise ValueError("one Hubbard-Stratonovich field per level is needed")
+    shared = tuple(tuple(s) for s in shared) or ((),) * (k + 1)
+    if len(shared) != k + 1:
+        raise ValueError("shared fields: one tuple per level is needed")
     u = field
     for i in range(k + 1):
         prev = lam.levels[i - 1] if i >= 1 else sp.S.Zero
@@ -152,7 +166,7 @@ def hierarchical_decoupling(lam: ParisiMatrix, site_log: Callable[[sp.Expr], sp.
     levels = [L]
     for i in range(k, 0, -1):
         m = lam.block_size(i)
-        L = log_expect_exp(m * L, fields[i]) / m
+        L = log_expect_exp(m * L, fields[i], *shared[i]) / m
         levels.insert(0, L)
-    log_trace = log_expect_exp(lam.n * L, fields[0])
+    log_trace = log_expect_exp(lam.n * L, fields[0], *shared[0])
     return log_trace, levels
