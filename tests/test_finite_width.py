@@ -21,7 +21,9 @@ from replicasym.errors import ConvergenceError, ParameterError
 from replicasym.kernels.activations import activation
 from replicasym.kernels.quadrature import gauss_hermite
 from replicasym.montecarlo.compare import finite_width_layers as compare_layers
+from replicasym.solvers import layer_quadrature
 from replicasym.solvers import zipper as zmod
+from replicasym.solvers.layer_quadrature import FIRST_RULE, Rule
 from replicasym.symbolic.layered import generic_equations
 
 
@@ -75,7 +77,7 @@ def test_engine_equations_match_the_reference_for_tanh():
     # §3.3: forward Q_d = E<sigma^2>, Q_0 = E<sigma>^2; backward Lambda_d = (2 alpha' C_W/alpha) dG'/dSigma_d,
     # Lambda_0 = -(2 alpha' C_W/alpha) dG'/dSigma_0; input R = -alpha C_W dG_1/dSigma_0 (q/(1-q)^2 = 2R)
     act = activation("tanh")
-    ce = zmod.compile_equations(generic_equations(act), nodes=60)
+    ce = zmod.compile_equations(generic_equations(act), Rule(xi=97, u=97, eta=60))
     cw, cb, a, a2 = 1.3, 0.2, 0.7, 1.6
     P_d, P_0, Ld, L0 = 0.9, 0.4, 0.8, 0.5
     ref = _independent_layer(act, cb + cw * P_d, cb + cw * P_0, Ld, L0)
@@ -260,7 +262,7 @@ def test_replicon_kernels_against_finite_differences(name):
     # differences of an independently computed log Z_1 (smooth activations: Gauss-Hermite is exact to
     # ~1e-6 for both; a ReLU kink limits both quadratures to ~1e-2)
     act = activation(name)
-    kernels, *_ = zmod._compiled_replicon(act, 60, 2 * zmod.U_NODES - 1)
+    kernels, *_ = zmod._compiled_replicon(act, Rule(xi=97, u=193, eta=60))
     cw, cb, P_d, P_0, Ld, L0 = 1.3, 0.2, 0.9, 0.4, 0.8, 0.5
     ref = _independent_replicon_kernels(act, cb + cw * P_d, cb + cw * P_0, Ld, L0)
     got = [_call(k, P_d=P_d, P_0=P_0, Lambda_d=Ld, Lambda_0=L0, C_W=cw, C_b=cb) for k in kernels]
@@ -294,7 +296,7 @@ def test_layer_observables_against_an_independent_quadrature():
     """The engine's single-neuron moments (symbolic.layered.layer_observables, compiled) against the
     brute-force tilted averages of reference §3.3 written above; post = the forward equations."""
     act = activation("tanh")
-    funcs = zmod._compiled_observables(act, zmod.NODES, 2 * zmod.U_NODES - 1)
+    funcs = zmod._compiled_observables(act, Rule(xi=49, u=193, eta=40))
     cw, cb, Pd, P0, Ld, L0 = 1.7, 0.2, 1.0, 0.35, 1.3, 0.6
     ref = _independent_layer(act, cb + cw * Pd, cb + cw * P0, Ld, L0)
     got = {k: _call(f, P_d=Pd, P_0=P0, Lambda_d=Ld, Lambda_0=L0, C_W=cw, C_b=cb) for k, f in funcs.items()}
@@ -337,25 +339,26 @@ def test_compare_uses_the_finite_width_layers():
     assert p["layers"][0]["pre_overlap"] - gp["layers"][0]["pre_overlap"] > 0.2
 
 
-def test_u_quadrature_is_refined_at_low_temperature(monkeypatch):
+def test_quadrature_is_refined_at_low_temperature(monkeypatch):
     """tanh, C_W = 4, alpha = 0.5: Lambda_0 ~ beta^2 C_W/alpha makes the single-site function kinked in u
-    on the scale 1/sqrt(Lambda_0).  With a fixed 40-node Gauss-Hermite rule in u the energy at T = 0.3134 was
-    -0.960 instead of -1.0253 and e(T) was not monotonic; the refined rule must satisfy the thermodynamic
-    identity de/dT = T ds/dT (central differences, an independent consistency check) and agree with a much
-    finer fixed rule."""
+    on the scale 1/sqrt(Lambda_0) (and steep in xi, where the tilted eta-measure switches wells).  With a fixed
+    40-node Gauss-Hermite rule in u the energy at T = 0.3134 was -0.960 instead of -1.0253 and e(T) was not
+    monotonic; the refined rule must satisfy the thermodynamic identity de/dT = T ds/dT (central differences,
+    an independent consistency check) and agree with a rule finer in every field."""
     m = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5)
     eqs = generic_equations(m.activation, "finite")
     T, h = 0.35, 0.01
     p = zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b)
-    assert p.u_nodes > zmod.U_NODES  # refinement happened
-    fine = zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b, u_nodes=4 * p.u_nodes - 3, start=p)
+    assert p.rule != FIRST_RULE  # refinement happened
+    finer = Rule(2 * p.rule.xi - 1, 4 * p.rule.u - 3, (3 * p.rule.eta) // 2)
+    fine = zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b, rule=finer, start=p)
     assert p.energy == pytest.approx(fine.energy, abs=1e-6)
     sols = [m.solve(T=t) for t in (T - h, T + h)]
     de = (sols[1].energy - sols[0].energy) / (2 * h)
     ds = (sols[1].entropy - sols[0].entropy) / (2 * h)
     assert de > 0 and de == pytest.approx(T * ds, rel=2e-3)
     # a rule that cannot be refined far enough is an error, not a silent number
-    monkeypatch.setattr(zmod, "U_NODES_MAX", zmod.U_NODES)
+    monkeypatch.setattr(layer_quadrature, "MAX_RULE", FIRST_RULE)
     with pytest.raises(ConvergenceError, match="quadrature"):
         zmod.zipper(eqs, m.alphas, 1 / T, m.C_W, m.C_b)
 

@@ -214,7 +214,7 @@ def finite_width_layers(spec, solution) -> list[dict]:
     Q = np.column_stack([prof["Q_d"], prof["Q_0"]])
     Lam = np.column_stack([prof["Lambda_d"], prof["Lambda_0"]])
     p = Profile(solution.order_parameters["q"], Q, Lam, solution.free_entropy, solution.energy,
-                solution.residual, 0, 0, u_nodes=None)  # the u-rule is chosen again by refinement
+                solution.residual, 0, 0, rule=None)  # the quadrature rule is chosen again by refinement
     return layer_moments(spec.activation, p, spec.alphas, spec.C_W, spec.C_b)
 
 

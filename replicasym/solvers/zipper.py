@@ -14,25 +14,21 @@ the residual.
 Numerics: every equation is the engine's generic-layer expression, compiled **once** per activation
 (:func:`compile_equations`) and evaluated for all layers with layer-indexed numbers.  Closed forms
 (the linear network) are plain numpy; Gaussian expectations go through the project's quadrature
-printer (:class:`~replicasym.codegen.printers.NumpyQuadraturePrinter` after
-:func:`~replicasym.codegen.printers.stabilize`) on one broadcast axis per field: Gauss--Hermite nodes
-(:func:`~replicasym.kernels.quadrature.gauss_hermite`) for the pre-activation fields :math:`\xi, \eta`
-and a truncated trapezoidal rule on :math:`|u| \le 9` for the Hubbard--Stratonovich field u.  At T = 0 with
+printer on one broadcast axis per field (:mod:`~replicasym.solvers.layer_quadrature`: trapezoidal rules for
+:math:`\xi` and the Hubbard--Stratonovich field u, Gauss--Hermite for :math:`\eta`).  At T = 0 with
 a nonlinear activation the expectations contain the Moreau envelope's maximiser and are evaluated by
 :mod:`~replicasym.solvers.envelope_quadrature` (adaptive in u, jumps located in xi); the sweep then solves
 the input equation for :math:`\chi_0` by a secant step (the damped update converges slowly there) and hands
 over to Newton at a sweep residual of :data:`SWEEP_TOLERANCE_ENVELOPE`.
 
-The u-rule is chosen by refinement.  The single-site function is
-:math:`\log\mathbb E_\eta e^{\sqrt{\Lambda_0}u\sigma + \dots}`, which for a bounded activation behaves
-like :math:`\sqrt{\Lambda_0}|u|` with the kink smoothed over :math:`|u|\lesssim1/\sqrt{\Lambda_0}`; since
-:math:`\Lambda_0 \approx \beta^2C_W/\alpha` grows at low temperature and small width, a fixed
-Gauss--Hermite rule in u silently loses accuracy (tanh, C_W = 4, alpha = 0.5: the energy at T = 0.31 was
-0.065 too high with 40 nodes, and e(T) turned non-monotonic).  :func:`zipper` therefore solves with
-:data:`U_NODES` trapezoidal nodes, evaluates the residual of that solution on the nested rule with twice
-the resolution, and re-solves there until that residual is below :data:`QUADRATURE_TOLERANCE`
-(:class:`~replicasym.errors.ConvergenceError` beyond :data:`U_NODES_MAX`).  The replicon and the layer
-moments use the rule of the profile they are given.
+The rule is chosen by refinement (:func:`~replicasym.solvers.layer_quadrature.resolved`).  Since
+:math:`\Lambda_0 \approx \beta^2C_W/\alpha` grows at low temperature and small width, the integrands develop steep
+steps in u and :math:`\xi`, and a fixed rule silently loses accuracy (tanh, C_W = 4, alpha = 0.5: the energy at
+T = 0.31 was 0.065 too high with 40 Gauss--Hermite nodes in u, and e(T) turned non-monotonic; sin, C_W = 2,
+alpha = 4, T = 0.4: 40 Gauss--Hermite nodes in :math:`\xi` left the energy 3.5e-4 off).  :func:`zipper`
+therefore evaluates the residual of each solution on the finer rules and re-solves on whichever failed until
+that residual is below :data:`QUADRATURE_TOLERANCE`.  The replicon and the layer moments use the rule of the
+profile they are given.
 """
 from __future__ import annotations
 
@@ -44,9 +40,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 import sympy as sp
 
-from ..codegen.printers import NumpyQuadraturePrinter, stabilize
 from ..errors import ConvergenceError, ParameterError
-from ..kernels.quadrature import gauss_hermite
 from ..solution import Solution
 from ..symbolic.envelope import has_maximiser
 from ..symbolic.gaussian import GaussianExpectation
@@ -65,19 +59,15 @@ from ..symbolic.layered import (
     layer_observables,
 )
 from .envelope_quadrature import compile_envelope
+from .layer_quadrature import FIRST_RULE, Quadrature, Rule, compile_expression, resolved
 
-__all__ = ["NODES", "QUADRATURE_TOLERANCE", "TOLERANCE", "U_NODES", "U_NODES_MAX", "CompiledEquations",
+__all__ = ["QUADRATURE_TOLERANCE", "TOLERANCE", "CompiledEquations",
            "Profile", "compile_equations", "layer_moments", "replicon", "replicon_line", "solve_layered", "zipper"]
 
 #: the largest relative residual max |theta - F(theta)|/(1 + |theta|) of an accepted solution
 TOLERANCE = 1e-9
-#: Gauss--Hermite nodes per pre-activation field (xi, eta)
-NODES = 40
-#: trapezoidal nodes of the first u-rule on [-U_RANGE, U_RANGE], the largest rule refinement may reach,
-#: and the largest residual of a solution evaluated on the refined rule (the quadrature check)
-U_NODES = 97
-U_NODES_MAX = 1537
-U_RANGE = 9.0
+#: the largest residual of a solution evaluated on a finer quadrature rule (the quadrature check,
+#: :func:`~replicasym.solvers.layer_quadrature.resolved`)
 QUADRATURE_TOLERANCE = 1e-7
 MAX_SWEEPS = 3000
 MAX_SWEEPS_ENVELOPE = 200
@@ -88,76 +78,11 @@ CHI_MAX = 1e3
 _FIELDS = (XI, U, ETA)
 
 
-def _trapezoid(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of the truncated trapezoidal rule for E over N(0, 1) on [-U_RANGE, U_RANGE]
-    (geometric convergence for analytic integrands; Trefethen & Weideman, SIAM Review 56 (2014) 385)."""
-    z = np.linspace(-U_RANGE, U_RANGE, n)
-    return z, np.exp(-z**2 / 2) / np.sqrt(2 * np.pi) * (z[1] - z[0])
-
-
-class _Quadrature:
-    """The helpers the quadrature printer calls: weighted sums over one trailing axis per Gaussian field,
-    in the order of ``fields`` (default xi, u, eta): Gauss--Hermite with ``nodes`` for the pre-activation
-    fields, the trapezoidal rule with ``u_nodes`` for the Hubbard--Stratonovich fields (named u, u_i)."""
-
-    def __init__(self, nodes: int, u_nodes: int = U_NODES, fields: tuple = _FIELDS):
-        gh = gauss_hermite(nodes)
-        self.fields = tuple(fields)
-        self.rules = tuple(_trapezoid(u_nodes) if _is_hubbard_stratonovich(z) else gh for z in self.fields)
-
-    def _weights(self, axis):
-        shape = [1] * len(self.fields)
-        shape[axis] = -1
-        return self.rules[axis][1].reshape(shape)
-
-    def nodes(self) -> list:
-        """The node arrays, shaped to broadcast along their own trailing axis."""
-        k = len(self.fields)
-        return [self.rules[i][0].reshape([-1] + [1] * (k - 1 - i)) for i in range(k)]
-
-    def namespace(self) -> dict:
-        def E(f, axis):
-            return np.sum(self._weights(axis) * f, axis=axis, keepdims=True)
-
-        def lme(a, axis):
-            a = np.asarray(a, dtype=float)
-            m = np.max(a, axis=axis, keepdims=True)
-            return m + np.log(E(np.exp(a - m), axis))
-
-        def tilt(g, an, ad, axis):
-            m = np.max(np.asarray(ad, dtype=float), axis=axis, keepdims=True)
-            return E(g * np.exp(an - m), axis) / E(np.exp(ad - m), axis)
-
-        from scipy.special import erf, erfc
-        return {"_E": E, "_lme": lme, "_tilt": tilt, "_erf": erf, "_erfc": erfc,
-                "_logcosh": lambda x: np.logaddexp(x, -x) - np.log(2.0)}
-
-
-def _is_hubbard_stratonovich(z: sp.Symbol) -> bool:
-    return z.name == "u" or z.name.startswith("u_")
-
-
-def _compile(expr: sp.Expr, args: tuple, quad: _Quadrature):
-    """A numpy function of ``args`` (arrays of one shape); Gaussian fields become quadrature axes."""
+def _compile(expr: sp.Expr, args: tuple, quad: Quadrature):
+    """A numpy function of ``args``: the envelope rule at T = 0 (nonlinear), else the field quadrature."""
     if has_maximiser(expr):  # T = 0, nonlinear: the Moreau envelope's maximiser jumps; its own rule
         return compile_envelope(expr, args, XI, U)
-    if not expr.has(GaussianExpectation):
-        f = sp.lambdify(args, expr, modules="numpy")
-        return lambda *v: np.broadcast_to(np.asarray(f(*v), dtype=float), np.broadcast(*v).shape)
-    fields = quad.fields
-    printer = NumpyQuadraturePrinter(axes={z: -(len(fields) - i) for i, z in enumerate(fields)},
-                                     settings={"fully_qualified_modules": False})
-    f = sp.lambdify((*args, *fields), stabilize(expr), modules=[quad.namespace(), "numpy"], printer=printer)
-    nodes = quad.nodes()
-
-    def call(*v):
-        shape = np.broadcast(*v).shape
-        tail = (1,) * len(fields)
-        vals = [np.reshape(np.broadcast_to(a, shape), shape + tail) for a in v]
-        with np.errstate(all="ignore"):
-            out = f(*vals, *nodes)
-        return np.broadcast_to(np.asarray(out, dtype=float), shape + tail).reshape(shape)
-    return call
+    return compile_expression(expr, args, quad)
 
 
 @dataclass
@@ -187,39 +112,39 @@ def _arguments(eqs: LayerEquations) -> tuple:
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(eqs: LayerEquations, nodes: int, u_nodes: int) -> CompiledEquations:
+def _compiled(eqs: LayerEquations, rule: Rule) -> CompiledEquations:
     b = eqs.block
     args = _arguments(eqs)
-    quad = _Quadrature(nodes, u_nodes)
+    quad = Quadrature(rule, _FIELDS)
     c = functools.partial(_compile, args=args, quad=quad)
     return CompiledEquations(eqs, tuple(map(c, eqs.forward)), tuple(map(c, eqs.backward)), tuple(map(c, eqs.top)),
                              c(eqs.input_rhs_expr), c(eqs.input_solution), c(b.phi), c(b.input_term),
                              c(b.top_term), c(eqs.energy_top))
 
 
-def compile_equations(eqs: LayerEquations, nodes: int = NODES, u_nodes: int = U_NODES) -> CompiledEquations:
+def compile_equations(eqs: LayerEquations, rule: Rule = FIRST_RULE) -> CompiledEquations:
     """Compile (once per rule, cached) the generic layer equations to numpy."""
-    return _compiled(eqs, nodes, u_nodes)
+    return _compiled(eqs, Rule(*rule))
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled_replicon(act, nodes: int, u_nodes: int) -> tuple:
+def _compiled_replicon(act, rule: Rule) -> tuple:
     eqs, rk, _ = generic_replicon(act)
     b = eqs.block
     args = _arguments(eqs)
-    kernels = tuple(_compile(k, args, _Quadrature(nodes, u_nodes)) for k in (rk.yy, rk.yh, rk.hh))
+    kernels = tuple(_compile(k, args, Quadrature(rule, _FIELDS)) for k in (rk.yy, rk.yh, rk.hh))
     recursion = sp.lambdify((rk.curvature, ALPHA, C_W, *rk.kernel_symbols), rk.recursion, modules="numpy")
     lam = sp.lambdify((rk.curvature, b.input_var), rk.replicon, modules="numpy")
     return kernels, recursion, lam, float(rk.top_curvature)
 
 
-def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0, nodes: int = NODES) -> float:
+def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0) -> float:
     r"""The finite-alpha replicon :math:`\lambda_R = 1 - (1-q)^2K_0` of a finite-temperature profile
     (:func:`replicasym.symbolic.layered.replicon_kernels`): the per-layer kernels
     :math:`A_{yy}, A_{yh}, A_{hh}` at the solution, then the curvature recursion from
     :math:`K_L = 0` down to the input."""
-    kernels, recursion, lam, K = _compiled_replicon(act, nodes, profile.u_nodes)
-    sys_ = _System(compile_equations(generic_equations(act, "finite"), nodes, profile.u_nodes), alphas, 1.0,
+    kernels, recursion, lam, K = _compiled_replicon(act, profile.rule)
+    sys_ = _System(compile_equations(generic_equations(act, "finite"), profile.rule), alphas, 1.0,
                    C_W, C_b)
     P = sys_.prev(profile.x, profile.Q)
     A = [sys_.call(f, P=P, Lam=profile.Lam) for f in kernels]
@@ -229,42 +154,36 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0, 
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled_observables(act, nodes: int, u_nodes: int) -> dict:
+def _compiled_observables(act, rule: Rule) -> dict:
     args = _arguments(generic_equations(act, "finite"))
     obs = layer_observables(act)
-    return {k: _compile(getattr(obs, k), args, _Quadrature(nodes, u_nodes))
+    return {k: _compile(getattr(obs, k), args, Quadrature(rule, _FIELDS))
             for k in ("pre_norm", "pre_overlap", "post_norm", "post_overlap")}
 
 
-def layer_moments(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0,
-                  nodes: int = NODES) -> list[dict]:
+def layer_moments(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0) -> list[dict]:
     r"""Per hidden layer, the thermal moments a Monte Carlo run measures (pre-/post-activation norm and
     overlap, :func:`replicasym.symbolic.layered.layer_observables`) at a finite-temperature profile.
 
-    The u-rule is the profile's; a profile with ``u_nodes=None`` (rebuilt from a
-    :class:`~replicasym.solution.Solution`) gets the first nested rule on which the moments change by
-    less than :data:`QUADRATURE_TOLERANCE` (relative) when the resolution is doubled."""
-    def moments(u_nodes):
-        funcs = _compiled_observables(act, nodes, u_nodes)
-        eqs = generic_equations(act, "finite")
-        sys_ = _System(compile_equations(eqs, nodes, u_nodes), alphas, 1.0, C_W, C_b)
-        P = sys_.prev(profile.x, profile.Q)
-        return {k: sys_.call(f, P=P, Lam=profile.Lam) for k, f in funcs.items()}, sys_.L
+    The rule is the profile's; a profile with ``rule=None`` (rebuilt from a
+    :class:`~replicasym.solution.Solution`) gets the first rule on which the moments change by less than
+    :data:`QUADRATURE_TOLERANCE` (relative) on every finer rule (:func:`~.layer_quadrature.resolved`)."""
+    L = len(alphas)
 
-    if profile.u_nodes is not None:
-        vals, L = moments(profile.u_nodes)
+    def moments(rule, _start=None):
+        funcs = _compiled_observables(act, rule)
+        sys_ = _System(compile_equations(generic_equations(act, "finite"), rule), alphas, 1.0, C_W, C_b)
+        P = sys_.prev(profile.x, profile.Q)
+        return {k: sys_.call(f, P=P, Lam=profile.Lam) for k, f in funcs.items()}
+
+    def change(vals, rule):
+        fine = moments(rule)
+        return max(float(np.max(np.abs(fine[k] - vals[k]) / (1 + np.abs(fine[k])))) for k in vals)
+
+    if profile.rule is not None:
+        vals = moments(profile.rule)
     else:
-        n = U_NODES
-        vals, L = moments(n)
-        while True:
-            fine, (finer, _) = 2 * n - 1, moments(2 * n - 1)
-            err = max(float(np.max(np.abs(finer[k] - vals[k]) / (1 + np.abs(finer[k])))) for k in vals)
-            vals, n = finer, fine
-            if err <= QUADRATURE_TOLERANCE:
-                break
-            if n > U_NODES_MAX:
-                raise ConvergenceError(f"layer_moments: the u-quadrature is not resolved with {n} nodes "
-                                       f"(change on refinement {err:.1e})", residual=err)
+        vals, _ = resolved(moments, change, FIRST_RULE, QUADRATURE_TOLERANCE, "layer_moments")
     return [{k: float(v[ell]) for k, v in vals.items()} for ell in range(L)]
 
 
@@ -272,8 +191,8 @@ def layer_moments(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 
 class Profile:
     """A solved layer profile: the input variable ``x`` (q, or chi_0 at T = 0), per-layer overlaps
     ``Q`` (L, 2) and conjugates ``Lam`` (L, 2), the free entropy (T > 0: Phi; T = 0: -E_0), the
-    energy, the final residual, the number of sweeps / Newton steps and the u-rule (``u_nodes``) it was
-    solved with."""
+    energy, the final residual, the number of sweeps / Newton steps and the quadrature ``rule`` it was solved
+    with (:class:`~replicasym.solvers.layer_quadrature.Rule`)."""
 
     x: float
     Q: np.ndarray
@@ -283,7 +202,7 @@ class Profile:
     residual: float
     sweeps: int
     newton: int
-    u_nodes: int | None = U_NODES
+    rule: Rule | None = FIRST_RULE
 
 
 class _System:
@@ -416,34 +335,29 @@ def _size(r: np.ndarray, th: np.ndarray) -> float:
 
 
 def zipper(eqs: LayerEquations, alphas, beta: float = 1.0, C_W: float = 1.0, C_b: float = 0.0,
-           damping: float = 0.5, nodes: int = NODES, tol: float = TOLERANCE, start: Profile | None = None,
-           u_nodes: int | None = None) -> Profile:
+           damping: float = 0.5, tol: float = TOLERANCE, start: Profile | None = None,
+           rule: Rule | None = None) -> Profile:
     """Solve the layered RS equations by zipper sweeps, then Newton (see the module docstring).
 
     ``alphas``: the width ratios alpha_1..alpha_L; ``beta`` is unused by the T = 0 equations.
-    ``u_nodes``: a fixed u-rule; None (default) refines it until the quadrature check passes."""
-    if u_nodes is not None or eqs.block.closed or eqs.block.envelope:  # the envelope rule adapts itself
-        return _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes or U_NODES, tol, start)
-    n = max(U_NODES, start.u_nodes) if start is not None else U_NODES
-    prof = _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, n, tol, start)
-    while True:
-        fine = 2 * n - 1  # nested: every node of the coarse rule is a node of the fine one
-        check = _System(compile_equations(eqs, nodes, fine), alphas, beta, C_W, C_b)
-        err = _size(check.residual(prof.x, prof.Q, prof.Lam), check.pack(prof.x, prof.Q, prof.Lam))
-        if err <= QUADRATURE_TOLERANCE:
-            return prof
-        if fine > U_NODES_MAX:
-            raise ConvergenceError(f"zipper: the quadrature in the Hubbard-Stratonovich field u is not resolved "
-                                   f"with {n} nodes (the residual on the {fine}-node rule is {err:.1e} > "
-                                   f"{QUADRATURE_TOLERANCE:g}; Lambda_0 = {float(np.max(prof.Lam[:, 1])):.3g}: "
-                                   "temperature too low for these widths)", residual=err)
-        prof = _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, fine, tol, prof)
-        n = fine
+    ``rule``: a fixed quadrature rule; None (default) refines it until the quadrature check passes."""
+    if rule is not None or eqs.block.closed or eqs.block.envelope:  # the envelope rule adapts itself
+        return _zipper(eqs, alphas, beta, C_W, C_b, damping, Rule(*(rule or FIRST_RULE)), tol, start)
+    first = FIRST_RULE if start is None or start.rule is None else Rule(*map(max, FIRST_RULE, start.rule))
+
+    def solve(r, s):
+        return _zipper(eqs, alphas, beta, C_W, C_b, damping, r, tol, s)
+
+    def error(prof, r):
+        check = _System(compile_equations(eqs, r), alphas, beta, C_W, C_b)
+        return _size(check.residual(prof.x, prof.Q, prof.Lam), check.pack(prof.x, prof.Q, prof.Lam))
+    prof, _ = resolved(solve, error, first, QUADRATURE_TOLERANCE, "zipper", start)
+    return prof
 
 
-def _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes, tol, start) -> Profile:
+def _zipper(eqs, alphas, beta, C_W, C_b, damping, rule, tol, start) -> Profile:
     """:func:`zipper` with a fixed quadrature rule."""
-    sys_ = _System(compile_equations(eqs, nodes, u_nodes), alphas, beta, C_W, C_b)
+    sys_ = _System(compile_equations(eqs, rule), alphas, beta, C_W, C_b)
     L, a = sys_.L, sys_.alphas
     # the envelope rule (T = 0, nonlinear) is costly per parameter set: hand over to Newton earlier
     envelope = eqs.block.envelope
@@ -507,7 +421,7 @@ def _zipper(eqs, alphas, beta, C_W, C_b, damping, nodes, u_nodes, tol, start) ->
         raise ConvergenceError(f"zipper: the layered saddle point did not converge (L = {L}, {sweeps} sweeps, "
                                f"{newton} Newton steps)", residual=res)
     phi, energy = sys_.scalars(x, Q, Lam)
-    return Profile(float(x), Q, Lam, phi, energy, res, sweeps, newton, u_nodes)
+    return Profile(float(x), Q, Lam, phi, energy, res, sweeps, newton, rule)
 
 
 def replicon_line(model, T_max: float = 2.0, T_min: float = 0.05, points: int = 24, xtol: float = 1e-7) -> dict:
