@@ -154,12 +154,19 @@ class FiniteWidthMLP:
         return dict(self._params)
 
     def derive(self, ansatz: str = "rs"):
+        """The layered action with RS (``"rs"``/``"auto"``) or 1RSB (``"1rsb"``) for any depth."""
         from ..symbolic.layered import layered_derivation
-        if str(ansatz).strip().lower() not in ("rs", "auto"):
-            raise ParameterError(f"finite-width mlp: only the RS ansatz is derived (got {ansatz!r})")
-        return layered_derivation(self, self.steps)
+        name = str(ansatz).strip().lower()
+        if name not in ("rs", "auto", "1rsb"):
+            raise ParameterError(f"finite-width mlp: the RS and 1RSB ansätze are derived (got {ansatz!r})")
+        return layered_derivation(self, self.steps, 1 if name == "1rsb" else 0)
 
     def solve(self, T=None, beta=None, ansatz: str | None = "rs", precision=None):
+        """RS: the zipper (any depth, T >= 0); 1RSB: one hidden layer at T > 0
+        (:func:`replicasym.solvers.one_hidden_layer.solve_finite_width_rsb`)."""
+        if ansatz is not None and str(ansatz).strip().lower() == "1rsb":
+            from ..solvers.one_hidden_layer import solve_finite_width_rsb
+            return solve_finite_width_rsb(self, T=T, beta=beta, precision=precision)
         from ..solvers.zipper import solve_layered
         return solve_layered(self, T=T, beta=beta, ansatz=ansatz, precision=precision)
 

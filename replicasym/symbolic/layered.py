@@ -708,10 +708,10 @@ class LayeredDerivation:
                              "by the zipper (replicasym.solvers.zipper) from the compiled generic layer block")
 
 
-def layered_derivation(model, steps=()) -> LayeredDerivation:
-    """The RS derivation of a layered model (``model.activation``, ``model.alphas``): the generic
-    block's trace, then the network's free entropy as the sum of the layer-indexed blocks."""
-    eqs = generic_equations(model.activation, "finite")
+def layered_derivation(model, steps=(), k: int = 0) -> LayeredDerivation:
+    """The RS (``k = 0``) or k-RSB derivation of a layered model (``model.activation``, ``model.alphas``):
+    the generic block's trace, then the network's free entropy as the sum of the layer-indexed blocks."""
+    eqs = generic_equations(model.activation, "finite", k)
     b = eqs.block
     trace = Trace(list(steps) + list(b.trace.steps))
     L = len(model.alphas)
@@ -719,9 +719,14 @@ def layered_derivation(model, steps=()) -> LayeredDerivation:
     phi = b.input_term + sp.Add(*[b.phi.xreplace(m) for m in maps]) + b.top_term.xreplace(maps[-1])
     trace.record("network", f"the action of the depth-{L} network: input entropy + one block per layer "
                  "(layer-indexed symbols) + output term", sp.Eq(sp.Symbol("Phi"), phi))
+    if k:
+        dPhi = [sp.Eq(sp.Derivative(sp.Symbol("Phi"), m), d_in + sp.Add(*[d.xreplace(mp) for mp in maps])
+                      + d_top.xreplace(maps[-1])) for m, (d_in, d, d_top) in zip(b.sizes, eqs.breakpoints)]
+        inputs = [*[sp.Eq(r, 0) for r in eqs.input_residuals], *dPhi]
+    else:
+        inputs = [sp.Eq(b.input_var, eqs.input_solution), sp.Eq(eqs.input_rhs, eqs.input_rhs_expr)]
     equations = (*[sp.Eq(q, f) for q, f in zip(b.own, eqs.forward)],
                  *[sp.Eq(lam, v) for lam, v in zip(b.conj, eqs.backward)],
-                 *[sp.Eq(sp.Symbol(f"{lam.name}^{{(L)}}"), v) for lam, v in zip(b.conj, eqs.top)],
-                 sp.Eq(b.input_var, eqs.input_solution), sp.Eq(eqs.input_rhs, eqs.input_rhs_expr))
-    ops = (b.input_var, *[m[s] for m in maps for s in (*b.own, *b.conj)])
-    return LayeredDerivation(model, eqs, phi, equations, trace, ops)
+                 *[sp.Eq(sp.Symbol(f"{lam.name}^{{(L)}}"), v) for lam, v in zip(b.conj, eqs.top)], *inputs)
+    ops = (*b.input_vars, *b.sizes, *[m[s] for m in maps for s in (*b.own, *b.conj)])
+    return LayeredDerivation(model, eqs, phi, equations, trace, ops, "rs" if k == 0 else f"{k}rsb")
