@@ -44,6 +44,7 @@ STUDIES = {
     "mlp-finite-width": "python -m replicasym.studies.mlp_finite_width -o derivations",
     "mlp-finite-width-mc": "python -m replicasym.studies.mlp_finite_width_mc -o derivations",
     "mlp-finite-width-ground-state": "python -m replicasym.studies.mlp_finite_width_ground_state -o derivations",
+    "mlp-finite-width-1rsb": "python -m replicasym.studies.mlp_finite_width_rsb -o derivations",
     "mlp-shaped-finite-width": "python -m replicasym.studies.mlp_shaped_finite_width -o derivations",
     "yoshino": "python -m replicasym.studies.yoshino -o derivations",
 }

@@ -100,7 +100,7 @@ def test_wide_network_1rsb_approaches_the_gp_limit_as_one_over_alpha():
     """alpha -> oo: the GP limit's 1RSB (the spherical model with xi = NNGP kernel, solved by the Parisi route of
     replicasym.solvers.thermo) at sin, C_W = 2, T = 0.4; the finite-width free entropy approaches it as
     c/alpha with the same c at alpha = 64 and 1e4."""
-    gp = rs.models.mlp("sin", depth=1, C_W=2.0).solve(T=0.4, ansatz="1rsb")
+    gp = rs.solve(rs.models.mlp("sin", depth=1, C_W=2.0), T=0.4, ansatz="1rsb")
     slopes = []
     for alpha in (64.0, 1e4):
         s = solve_one_hidden_layer(activation("sin"), alpha, 0.4, 2.0, 0.0, k=1)

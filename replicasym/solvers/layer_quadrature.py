@@ -28,7 +28,8 @@ tolerance (:class:`~replicasym.errors.ConvergenceError` beyond :data:`MAX_RULE`)
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp

@@ -45,6 +45,19 @@ conditions:
 
 These reproduce reference/winer_hanin_mlp.md §3.3 (checked in tests/test_finite_width.py).
 
+**k-RSB** (``layer_block(act, trace, k)``).  The replica structure is the inputs', so the same Parisi hierarchy
+(block sizes :math:`m_1..m_k`) is imposed on q, on every :math:`Q^{(\ell)}` and on every :math:`\Lambda^{(\ell)}`
+(reference/winer_hanin_mlp.md §3.6).  The pre-activations become
+:math:`z_a = \sum_i\sqrt{\Sigma_i-\Sigma_{i-1}}\,\xi_i + \sqrt{\Sigma_d-\Sigma_k}\,\eta_a`, with :math:`\xi_i` common to
+the replicas of one level-i block; :func:`~.replica.hierarchical_decoupling` therefore averages :math:`\xi_i`
+together with the Hubbard--Stratonovich field :math:`u_i` (its ``shared`` fields):
+:math:`Z_{i-1} = (\mathbb E_{\xi_i,u_i}Z_i^{m_i})^{1/m_i}`, :math:`G = \mathbb E_{\xi_0,u_0}\log Z_0`.  The same
+:func:`layer_equations` give the forward, backward and top equations (k + 2 each), one input condition per level
+of q (``input_residuals``) and the block-size derivatives (``breakpoints``) whose sum over the network is
+:math:`\partial\Phi/\partial m_i = 0`.  For one hidden layer :mod:`~.one_hidden_layer` reduces the action to
+:math:`\Phi(q, m)`.  The RSB block keeps its nested averages (no closed form is attempted, even for the linear
+network, whose RS solution is stable at every T).
+
 **Zero temperature** (:func:`zero_temperature_block`).  The engine takes :math:`\beta\to\infty` with
 :math:`Q_0 = Q_d - \chi/\beta`, :math:`\Lambda_0 = \beta^2\lambda`, :math:`\Lambda_d = \beta^2\lambda + \beta\mu`
 (:math:`P_0` likewise with :math:`\chi_P`, :math:`q = 1 - \chi_0/\beta`) and :math:`E_0 = -\lim\Phi/\beta`.

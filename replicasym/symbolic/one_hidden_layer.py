@@ -58,7 +58,7 @@ def _drop_trivial_averages(expr: sp.Expr) -> sp.Expr:
                         lambda e: e.integrand)
 
 
-def _fields(expr: sp.Expr) -> tuple:
+def _expectation_fields(expr: sp.Expr) -> tuple:
     """The Gaussian fields of ``expr``, outermost expectation first."""
     out: list = []
 
@@ -97,4 +97,4 @@ def one_hidden_layer(act: Activation, k: int = 1) -> OneHiddenLayer:
     energy = -sp.diff(phi, BETA)
     trace.record("depth 1: energy", "e = -dPhi/dbeta (beta enters through Lambda = beta^2 C_W/alpha)",
                  sp.Eq(sp.Symbol("e"), energy))
-    return OneHiddenLayer(act, k, phi, variables, gradient, energy, _fields(phi), trace)
+    return OneHiddenLayer(act, k, phi, variables, gradient, energy, _expectation_fields(phi), trace)
