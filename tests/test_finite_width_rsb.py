@@ -109,3 +109,14 @@ def test_wide_network_1rsb_approaches_the_gp_limit_as_one_over_alpha():
             assert s.values[k] == pytest.approx(gp.order_parameters[{"q_0": "q0", "q_1": "q1"}.get(k, k)],
                                                 abs=30 / alpha)
     assert slopes[0] == pytest.approx(slopes[1], rel=0.1)
+
+
+def test_cli_derives_the_finite_width_1rsb_equations(capsys):
+    import json
+
+    from replicasym.cli import main
+    assert main(["derive", "mlp", "--param", "activation=tanh", "--param", "depth=2", "--param", "alpha=2",
+                 "--ansatz", "1rsb", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["ansatz"] == "1rsb"
+    assert {"q_0", "q_1", "m", "Lambda^{(2)}_1", "Q^{(1)}_1"} <= set(obj["order_parameters"])
