@@ -17,7 +17,6 @@ stationary point it found.
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +75,7 @@ def _gradient(grads, theta, params) -> np.ndarray:
 def _to_theta(k: int, x) -> np.ndarray:
     """Unconstrained solver variables -> (q_0..q_k, m_1..m_k) with 0 < q_0 < ... < q_k < 1 and
     0 < m_1 < ... < m_k < 1 (each level a logistic fraction of the room left above the previous one)."""
-    s = 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
+    s = 1 / (1 + np.exp(-np.clip(np.asarray(x, dtype=float), -700, 700)))
     q = np.cumsum(np.cumprod(np.concatenate([[1.0], 1 - s[:k]])) * s[:k + 1])
     m = np.cumsum(np.cumprod(np.concatenate([[1.0], 1 - s[k + 1:-1]])) * s[k + 1:]) if k else s[:0]
     return np.concatenate([q, m])
@@ -107,16 +106,15 @@ def _solve_rule(act, k, params, rule, start):
 
 
 def _starts(q_rs: float, k: int) -> list:
-    """1RSB starts around the RS overlap: q_0 below it, q_1 above it, a few block sizes."""
+    """1RSB starts around the RS overlap, from a narrow gap q_1 - q_0 (near a continuous transition) to a wide
+    one (deep in the broken phase)."""
     if k == 0:
         return [(q_rs,)]
     if k != 1:
         raise ParameterError("one hidden layer: automatic starts are built for RS and 1RSB; give start= for k > 1")
-    out = []
-    for dq0, f1, m in itertools.product((0.05,), (0.3, 0.6), (0.4, 0.8)):
-        q0 = max(q_rs - dq0, 1e-3)
-        out.append((q0, q_rs + f1 * (1 - q_rs), m))
-    return out
+    room = 1 - q_rs
+    return [(max(q_rs - dq0, 1e-3), q_rs + f1 * room, m)
+            for dq0, f1, m in ((0.01, 0.03, 0.5), (0.03, 0.1, 0.5), (0.05, 0.3, 0.4), (0.05, 0.6, 0.8))]
 
 
 def solve_one_hidden_layer(act, alpha: float, T: float, C_W: float = 1.0, C_b: float = 0.0, k: int = 1,
