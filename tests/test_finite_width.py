@@ -201,8 +201,8 @@ def test_bad_input_and_non_convergence(monkeypatch):
     m = rs.models.mlp("tanh", depth=1, alpha=1.0)
     with pytest.raises(ParameterError, match="twice-differentiable"):
         rs.models.mlp("relu", depth=1, alpha=1.0).solve(T=0)
-    with pytest.raises(ParameterError, match="only the RS ansatz"):
-        m.solve(T=0.5, ansatz="1rsb")
+    with pytest.raises(ParameterError, match="solves the RS ansatz"):
+        m.solve(T=0.5, ansatz="frsb")
     with pytest.raises(ParameterError, match="T_min < T_max"):
         zmod.replicon_line(m, T_max=0.5, T_min=1.0)
     monkeypatch.setattr(zmod, "MAX_SWEEPS", 1)

@@ -471,7 +471,8 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
         raise ParameterError("the finite-width MLP is solved in double precision; drop --precision")
     name = "rs" if ansatz is None else str(ansatz).strip().lower()
     if name not in ("rs", "auto"):
-        raise ParameterError(f"finite-width mlp: only the RS ansatz is derived (got {ansatz!r}); use --ansatz rs")
+        raise ParameterError(f"finite-width mlp: the zipper solves the RS ansatz (got {ansatz!r}); 1RSB is solved for one "
+                             "hidden layer with --ansatz 1rsb")
     if (T is None) == (beta is None):
         raise ParameterError("give exactly one of T and beta")
     if T is not None and not (np.isfinite(float(T)) and float(T) >= 0):
