@@ -174,7 +174,7 @@ class FiniteWidthMLP:
         """Linear network: H(x) = g.x exactly (a p = 1 spherical model), replica symmetric at every T;
         E_gs and the ground-state hidden norms from the T = 0 zipper.  Nonlinear network: T_AT from the
         finite-alpha replicon (:func:`replicasym.solvers.zipper.replicon_line`, RS solutions from T_max
-        down to T_min); E_gs needs T = 0 at finite width, which is derived for the linear block only."""
+        down to T_min); the RS E_gs is ``solve(T=0)``, 1RSB below T_AT ``solve(T, ansatz="1rsb")`` (depth 1)."""
         if self.activation.expr == X:
             gs = self.solve(T=0, precision=precision)
             return {"model": "mlp", "params": self.public_params(), "T_c": None, "T_d": None, "T_s": None,
@@ -191,8 +191,8 @@ class FiniteWidthMLP:
         return {"model": "mlp", "params": self.public_params(), "T_c": None, "T_d": None, "T_s": None,
                 "T_AT": T_AT, "T_1RSB": None, "zero_temperature_phase": None,
                 "E_gs": None, "E_gs_ansatz": None, "replicon_line": {"T": line["T"], "replicon": line["replicon"]},
-                "notes": [note, ("finite width: only RS is derived (no 1RSB / T = 0 for a nonlinear block); "
-                                 "E_gs not available")]}
+                "notes": [note, ("finite width: the RS ground state is solve(T=0) (Moreau envelope), 1RSB below T_AT is "
+                                 "solve(T, ansatz='1rsb') for one hidden layer; the T = 0 phase is not decided here")]}
 
 
 def _kernel_steps(kernel: DeepKernel, xi: sp.Expr) -> tuple:
