@@ -22,23 +22,23 @@ from replicasym.symbolic.limit import closed_form_ground_state
 Q = sp.Symbol("q", real=True)
 
 
-def test_gp_limit_is_the_spherical_model_with_the_nngp_kernel():
+@pytest.mark.parametrize("ansatz", ["rs", pytest.param("1rsb", marks=pytest.mark.slow)])  # 1rsb: ~90 s of SymPy
+def test_gp_limit_is_the_spherical_model_with_the_nngp_kernel(ansatz):
     # reference/winer_hanin_mlp.md §3.4: S_n -> (1/2) log det q + (beta^2/2) sum xi(q_ab), xi = K^(L+1).
     # The engine's mlp derivation, with its opaque xi replaced by the closed-form kernel, must equal
     # the engine's spherical derivation with that xi typed in as an expression.
     m = rs.models.mlp("erf", depth=2, C_W=2.0)
     xi = deep_kernel("erf", 2, 2.0, 0.0).symbolic(exact=True)
     s = rs.models.spherical(xi=xi)
-    for ansatz in ("rs", "1rsb"):
-        dm, ds = rs.derive(m, ansatz), rs.derive(s, ansatz)
-        assert [str(v) for v in dm.order_parameters] == [str(v) for v in ds.order_parameters]
-        rng = np.random.default_rng(1)
-        for _ in range(2):
-            point = {v: sp.Float(x) for v, x in zip(ds.order_parameters, sorted(rng.uniform(0.1, 0.9, 3)))}
-            point[ds.beta] = sp.Float(1.3)
-            a = sp.N(explicit(dm.free_entropy).subs(point), 20)
-            b = sp.N(ds.free_entropy.subs(point), 20)
-            assert abs(a - b) < 1e-12
+    dm, ds = rs.derive(m, ansatz), rs.derive(s, ansatz)
+    assert [str(v) for v in dm.order_parameters] == [str(v) for v in ds.order_parameters]
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        point = {v: sp.Float(x) for v, x in zip(ds.order_parameters, sorted(rng.uniform(0.1, 0.9, 3)))}
+        point[ds.beta] = sp.Float(1.3)
+        a = sp.N(explicit(dm.free_entropy).subs(point), 20)
+        b = sp.N(ds.free_entropy.subs(point), 20)
+        assert abs(a - b) < 1e-12
 
 
 def test_tanh_gp_solution_matches_the_power_series_model():
