@@ -9,10 +9,10 @@ rule is refined until the gradient of the solution on every finer rule is below
 :data:`QUADRATURE_TOLERANCE` (:func:`~replicasym.solvers.layer_quadrature.resolved`).
 
 1RSB start: a continuous transition leaves the RS solution (:math:`q_0 = q_1`, any m) a solution of the
-1RSB equations, so the solver starts from a grid of points with :math:`q_1 - q_0` of order one around the
-RS overlap and reports the first non-trivial solution (:math:`q_1 - q_0 >` :data:`MIN_GAP`); when every
-start falls back to RS it says so (:class:`~replicasym.errors.ConvergenceError`): RS is then the only
-stationary point it found.
+1RSB equations, so the solver tries starts around the RS overlap from a narrow gap :math:`q_1 - q_0` (near a
+continuous transition) to a wide one, picks the branch on a coarse rule and reports the first non-trivial
+solution (:math:`q_1 - q_0 >` :data:`MIN_GAP`); when every start falls back to RS or fails it says so
+(:class:`~replicasym.errors.ConvergenceError`): no RSB stationary point was found.  k > 1 needs ``start``.
 """
 from __future__ import annotations
 
