@@ -21,7 +21,7 @@ from replicasym.errors import ConvergenceError
 from replicasym.fileio import save_figure
 from replicasym.kernels.activations import activation
 from replicasym.solvers.zipper import replicon_line
-from replicasym.studies.page import write_page
+from replicasym.studies.page import pyplot, write_page
 from replicasym.symbolic.layered import generic_replicon
 
 __all__ = ["ALPHAS", "NETWORKS", "main", "run"]
@@ -134,12 +134,8 @@ def _alpha(a):
 
 
 def _figures(res, outdir, log) -> list[str]:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("matplotlib not installed: no figures (pip install 'replicasym[plot]')")
+    plt = pyplot(log)
+    if plt is None:
         return []
     os.makedirs(os.path.join(outdir, "figures"), exist_ok=True)
     names = []

@@ -21,7 +21,7 @@ import replicasym as rs
 from replicasym.errors import ConvergenceError
 from replicasym.fileio import save_figure
 from replicasym.kernels.activations import activation
-from replicasym.studies.page import write_page
+from replicasym.studies.page import pyplot, write_page
 from replicasym.symbolic.layered import generic_equations
 from replicasym.symbolic.trace import Trace
 
@@ -120,12 +120,8 @@ def run(log=print) -> dict:
 
 
 def _figures(res, outdir, log) -> list[str]:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("matplotlib not installed: no figures (pip install 'replicasym[plot]')")
+    plt = pyplot(log)
+    if plt is None:
         return []
     os.makedirs(os.path.join(outdir, "figures"), exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))

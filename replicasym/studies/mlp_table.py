@@ -21,6 +21,7 @@ import replicasym as rs
 from replicasym.fileio import atomic_write
 from replicasym.solvers.diagnostics import covariance_diagnostics
 from replicasym.solvers.entropy import entropy_curve
+from replicasym.studies.page import pyplot
 
 __all__ = ["ROWS", "main", "run"]
 
@@ -77,17 +78,6 @@ def run(rows=ROWS, log=print) -> list[dict]:
     return out
 
 
-def _pyplot(log=print):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("matplotlib not installed: no figures (pip install 'replicasym[plot]')")
-        return None
-    return plt
-
-
 def _save(plt, fig, directory: str, name: str) -> str:
     """Save ``fig`` atomically as ``directory/figures/name``; returns the path."""
     os.makedirs(os.path.join(directory, "figures"), exist_ok=True)
@@ -101,7 +91,7 @@ def _save(plt, fig, directory: str, name: str) -> str:
 
 def _figures(directory: str, log=print) -> list[str]:
     """s(E) per depth (tanh, C_W = 1, RS), by the Legendre route."""
-    plt = _pyplot(log)
+    plt = pyplot(log)
     if plt is None:
         return []
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -158,7 +148,7 @@ RSB (`solve --ansatz auto --T 0`).
 def phase_figures(directory: str, rows: list[dict], log=print) -> list[str]:
     """T_AT against depth (per activation and C_W) and against C_W (tanh, L = 1), from the table rows;
     x(q) of the ReLU network's full-RSB phase."""
-    plt = _pyplot(log)
+    plt = pyplot(log)
     if plt is None:
         return []
     from replicasym.plotting import plot_parisi

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ..fileio import atomic_write
 
-__all__ = ["write_page"]
+__all__ = ["pyplot", "write_page"]
 
 
 def write_page(stem: str, description: str, run: Callable[[], object], markdown: Callable, figures=None,
@@ -26,3 +26,16 @@ def write_page(stem: str, description: str, run: Callable[[], object], markdown:
     atomic_write(path, text.encode())
     print(f"wrote {path} ({time.time() - t0:.0f} s)")
     return 0
+
+
+def pyplot(log=print):
+    """matplotlib's pyplot on the Agg backend, or None (logged) when matplotlib is not installed: the
+    studies' figures are optional (``pip install 'replicasym[plot]'``)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib not installed: no figures (pip install 'replicasym[plot]')")
+        return None
+    return plt
