@@ -39,12 +39,14 @@ def test_maximum_derivative_is_the_envelope_theorem():
 def test_laplace_rule_structure_and_value():
     f = sp.Function("f")
     expr = sp.log(E(sp.exp(beta * h * f(y + sp.sqrt(s / beta) * eta)), eta))
-    out = laplace_limit(expr, eta, beta, d)
-    assert out == beta * Maximum(h * f(y + d) - d**2 / (2 * s), d)
+    z = sp.Symbol("z", real=True)
+    out = laplace_limit(expr, eta, beta, z)
+    # the maximisation runs over the argument z = y + delta (the z-form: y and s only in the penalty)
+    assert out == beta * Maximum(h * f(z) - (z - y) ** 2 / (2 * s), z)
     # numerically: (1/beta) log E exp(beta h tanh(y + sqrt(s/beta) eta)) -> max_d [h tanh(y + d) - d^2/2s], O(log(beta)/beta)
     hv, yv, sv = 1.5, -0.4, 2.0
-    z = np.linspace(-20, 20, 400001)
-    target = np.max(hv * np.tanh(yv + z) - z**2 / (2 * sv))
+    dz = np.linspace(-20, 20, 400001)
+    target = np.max(hv * np.tanh(yv + dz) - dz**2 / (2 * sv))
     errs = []
     for bv in (50.0, 400.0):
         mpmath.mp.dps = 30
@@ -155,3 +157,75 @@ def test_envelope_equations_evaluate_scipy_special_functions():
     sys_ = _System(compile_equations(generic_equations(activation("erf"), "zero")), [2.0], 1.0, 3.0, 0.0)
     Q = sys_.forward(sys_.prev(1.0, np.zeros((1, 2))), np.array([[0.0, 1.5]]), sys_.alphas)
     assert np.all(np.isfinite(Q)) and 0 < Q[0, 0] < 1 and Q[0, 1] > 0
+
+
+def _relu_maximiser(y, a, m, s):
+    """The exact global maximiser of a relu(z) + m relu(z)^2/2 - (z - y)^2/2s (m s < 1): on z <= 0 it is
+    min(y, 0); on z >= 0 the stationary point (a + y/s)/(1/s - m), clipped at 0; the higher one wins."""
+    zl = min(y, 0.0)
+    zr = max((a + y / s) / (1 / s - m), 0.0)
+    vl = -((zl - y) ** 2) / (2 * s)
+    vr = a * zr + m * zr**2 / 2 - (zr - y) ** 2 / (2 * s)
+    return zl if vl >= vr else zr
+
+
+@pytest.mark.parametrize("mu", [0.2, 0.0, -0.4])
+def test_envelope_rule_for_relu_against_the_exact_maximiser(mu):
+    """ReLU at T = 0: the kink at z = 0 is convex for u > 0 (the maximiser jumps over it) and concave for
+    u < 0 (it rests on z = 0 for y in [0, -s a]).  The rule's per-u xi-integrals against scipy's adaptive
+    quad of the closed-form maximiser, split at the jump (bisection on the closed form) and at both kink
+    points; relu(z*)^2, delta*^2 and xi delta* (the integrands of the T = 0 equations)."""
+    eqs = generic_equations(activation("relu"), "zero")
+    arg = maximisers(eqs.forward[0])[0]
+    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+    vals = {"C_W": 2.0, "C_b": 0.3, "P_d": 1.2, "chi_P": 0.6, "lambda": 0.8, "mu": mu}
+    params = tuple(vals[str(t)] for t in syms)
+    prob = eq._problem(arg, XI, U, syms)
+    assert prob.kinks == (0.0,)
+    rule = eq.EnvelopeRule(prob, params)
+    assert np.sum(rule.w) == pytest.approx(1.0, abs=1e-12)
+    sv, slope = 2.0 * 0.6, np.sqrt(0.3 + 2.0 * 1.2)
+    wu = rule.w.sum(axis=1)
+    rows = [int(np.argmin(np.abs(rule.u[:, 0] - t))) for t in (-2.1, -0.4, 0.05, 0.7, 2.5)]
+    for iu in rows:
+        uv = rule.u[iu, 0]
+        av = np.sqrt(0.8) * uv
+
+        def zs(x):
+            return _relu_maximiser(slope * x, av, mu, sv)
+        points = [0.0, -sv * av / slope]
+        grid = np.linspace(-9, 9, 1801)
+        zg = np.array([zs(x) for x in grid])
+        j = int(np.argmax(np.diff(zg)))
+        if zg[j + 1] - zg[j] > 0.05:  # a jump: bisection on the closed form
+            lo, hi = grid[j], grid[j + 1]
+            for _ in range(60):
+                m = (lo + hi) / 2
+                lo, hi = (m, hi) if abs(zs(m) - zg[j]) < abs(zs(m) - zg[j + 1]) else (lo, m)
+            points.append((lo + hi) / 2)
+        cuts = [-9.0, *sorted(p for p in points if -9 < p < 9), 9.0]
+        xs, zz = rule.xi[iu], rule.z[iu]
+        for f, g in ((lambda z, x: max(z, 0.0) ** 2, lambda z, x: np.maximum(z, 0) ** 2),
+                     (lambda z, x: (z - slope * x) ** 2, lambda z, x: (z - slope * x) ** 2),
+                     (lambda z, x: x * (z - slope * x), lambda z, x: x * (z - slope * x))):
+            ref = sum(quad(lambda x: f(zs(x), x) * np.exp(-x * x / 2) / np.sqrt(2 * np.pi), p, q_, limit=200,
+                           epsabs=1e-13, epsrel=1e-13)[0] for p, q_ in zip(cuts[:-1], cuts[1:]))
+            assert np.sum(rule.w[iu] * g(zz, xs)) / wu[iu] == pytest.approx(ref, abs=2e-9), (mu, uv)
+
+
+def test_envelope_problem_splits_kinked_activations():
+    """|x| and leaky ReLU split into smooth pieces at 0; a jump (sign) is refused."""
+    for name, val in (("abs(x)", lambda z: np.abs(z)), ("leaky_relu", lambda z: np.maximum(z, z / 100))):
+        eqs = generic_equations(activation(name), "zero")
+        arg = maximisers(eqs.forward[0])[0]
+        syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+        vals = {"C_W": 1.5, "C_b": 0.0, "P_d": 1.0, "chi_P": 0.7, "lambda": 2.0, "mu": 0.3}
+        params = tuple(vals[str(t)] for t in syms)
+        prob = eq._problem(arg, XI, U, syms)
+        assert prob.kinks == (0.0,)
+        z, u = np.array([-1.5, -0.2, 0.0, 0.3, 2.0]), 0.8
+        assert prob.G(z, u, *params) == pytest.approx(np.sqrt(2.0) * u * val(z) + 0.3 * val(z) ** 2 / 2, abs=1e-12)
+    eqs = generic_equations(activation("sign"), "zero")
+    arg = maximisers(eqs.forward[0])[0]
+    with pytest.raises(ValueError, match="jumps"):
+        eq._problem(arg, XI, U, tuple(sorted(arg.free_symbols - {XI, U}, key=str)))

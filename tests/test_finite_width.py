@@ -199,8 +199,8 @@ def test_bad_input_and_non_convergence(monkeypatch):
     with pytest.raises(ParameterError, match="alpha must be a finite number"):
         rs.models.mlp("tanh", depth=1, alpha=-1)
     m = rs.models.mlp("tanh", depth=1, alpha=1.0)
-    with pytest.raises(ParameterError, match="twice-differentiable"):
-        rs.models.mlp("relu", depth=1, alpha=1.0).solve(T=0)
+    with pytest.raises(ParameterError, match="jumps"):  # a step activation has no T = 0 envelope maximiser
+        rs.models.mlp("sign", depth=1, alpha=1.0).solve(T=0)
     with pytest.raises(ParameterError, match="solves the RS ansatz"):
         m.solve(T=0.5, ansatz="frsb")
     with pytest.raises(ParameterError, match="T_min < T_max"):
@@ -368,14 +368,14 @@ def _ground_state(act, alphas, cw):
     return zmod.zipper(generic_equations(activation(act), "zero"), alphas, 1.0, cw, 0.0)
 
 
-def _stationarity(alphas):
+def _stationarity(alphas, act="tanh", cw=4.0):
     """The T = 0 equations are SymPy derivatives of phi_0 (envelope theorem for the max, the u-form for chi);
     here the compiled phi_0 itself (only values of the max, no derivative rule) is differentiated by finite
     differences at the solution: every partial derivative vanishes (the top layer's mu, lambda excepted: the
     action is linear in them there, their equation is the top condition)."""
-    eqs = generic_equations(activation("tanh"), "zero")
-    prof = _ground_state("tanh", alphas, 4.0)
-    sys_ = zmod._System(zmod.compile_equations(eqs), alphas, 1.0, 4.0, 0.0)
+    eqs = generic_equations(activation(act), "zero")
+    prof = _ground_state(act, alphas, cw)
+    sys_ = zmod._System(zmod.compile_equations(eqs), alphas, 1.0, cw, 0.0)
     th = sys_.pack(prof.x, prof.Q, prof.Lam)
     assert sys_.scalars(*sys_.unpack(th))[0] == pytest.approx(prof.free_entropy, abs=1e-12)
     top = len(th) - 2
@@ -393,6 +393,13 @@ def _stationarity(alphas):
 
 def test_nonlinear_ground_state_is_a_stationary_point_of_the_envelope_action():
     _stationarity([0.5])
+
+
+def test_relu_ground_state_is_a_stationary_point_of_the_envelope_action():
+    """ReLU: the maximiser rests on the kink z = 0 for a window of y of positive measure (u < 0), where the
+    derivative of sigma is undefined; the equations use the z-form envelope theorem, (z* - y)/s, and must
+    still be the gradient of phi_0's values (with the delta-form's sigma'(z*) they are not)."""
+    _stationarity([1.0], "relu", 2.0)
 
 
 @pytest.mark.slow

@@ -3,26 +3,30 @@ r"""Gaussian quadrature of expressions that contain a Moreau envelope's maximise
 The zero-temperature layer block (:func:`replicasym.symbolic.layered.zero_temperature_block`) contains
 
 .. math::
-   \mathbb E_{\xi,u}\, g\big(\xi, u, \delta^*(\xi, u)\big),\qquad
-   \delta^* = \operatorname{arg\,max}_\delta\Big[G(y+\delta, u) - \frac{\delta^2}{2s}\Big],\quad y = a\,\xi,
+   \mathbb E_{\xi,u}\, g\big(\xi, u, z^*(\xi, u)\big),\qquad
+   z^* = \operatorname{arg\,max}_z\Big[\Phi(z) = G(z, u) - \frac{(z-y)^2}{2s}\Big],\quad y = a\,\xi + b,
 
 (:class:`~replicasym.symbolic.envelope.Argmax`, produced by
-:func:`~replicasym.symbolic.envelope.laplace_limit`).  In :math:`z = y + \delta` the inner problem is
-:math:`\max_z \Phi(z) = G(z) - (z-y)^2/2s`, whose maximiser :math:`z^*(y)` is non-decreasing in y (Φ is
-supermodular in (z, y)).  Where :math:`sG''(z) > 1` somewhere, Φ has two local maxima for a window of y
-and :math:`z^*` **jumps** at the Maxwell point where they tie.  The integrand is smooth between jumps,
-so a fixed rule converges only like the node spacing; this module puts the jumps on panel ends:
+:func:`~replicasym.symbolic.envelope.laplace_limit`).  The maximiser :math:`z^*(y)` is non-decreasing in y
+(Φ is supermodular in (z, y)).  Where :math:`sG''(z) > 1` somewhere, Φ has two local maxima for a window of
+y and :math:`z^*` **jumps** at the Maxwell point where they tie.  A **kinked activation** (ReLU, |x|, leaky
+ReLU: kinks at fixed z = c, found symbolically) splits G into smooth pieces: at a kink where G' jumps up
+(convex) :math:`z^*` jumps over c; where it jumps down (concave) :math:`z^*` rests on c for
+:math:`y \in [c - sG'(c^-), c - sG'(c^+)]` and has a kink in y at both ends.  The integrand is smooth between
+jumps and kinks, so a fixed rule converges only like the node spacing; this module puts them on panel ends:
 
-* **the inner maximum**: the local maxima of Φ are the upward crossings of :math:`Y(z) = z - sG'(z)` through
-  y (:math:`\Phi' = (y - Y)/s`), read off one z-grid per u; the two highest are polished by safeguarded
-  Newton and compared by their exact values;
+* **the inner maximum**: on each piece of G the local maxima of Φ are the upward crossings of
+  :math:`Y(z) = z - sG'(z)` through y (:math:`\Phi' = (y - Y)/s`) and the piece's ends where Φ increases
+  outwards, read off one z-grid per u; the two highest are polished by safeguarded Newton (projected onto
+  each piece, the best piece wins) and compared by their exact values;
 * **u**: Gauss--Legendre panels (8 nodes) on :math:`|u| \le 9` with the Gaussian weight, split where the
   number of non-concave windows of Φ changes (a fold is born, dies or merges: the u-integrand is singular
-  there) and bisected adaptively until a panel's integral of proxy quantities (the envelope, δ*², ξδ*,
+  there) or a kink turns from concave to convex and bisected adaptively until a panel's integral of proxy quantities (the envelope, δ*², ξδ*,
   G(z*)) agrees with that of its halves within :data:`PANEL_TOLERANCE`;
-* **ξ**, per u node: a grid of :data:`XI_CELLS` cells with the global maximiser at its points.  A cell
-  contains a jump iff :math:`sG'' > 1` somewhere between its two maximisers (a local minimum of Φ separates
-  the branches); the jump is located by bisection on which branch is higher (branches followed by local
+* **ξ**, per u node: a grid of :data:`XI_CELLS` cells, plus the ξ where a piece's maximiser reaches a kink
+  (:math:`y = c - sG'(c^\pm)`), with the global maximiser at its points.  A cell contains a jump iff
+  :math:`sG'' > 1` somewhere between its two maximisers (a local minimum of Φ separates the branches) or a
+  convex kink lies between them; the jump is located by bisection on which branch is higher (branches followed by local
   Newton).  Jump cells, and steep cells (:math:`sG''` above :data:`STEEP`: a branch close to a fold), are
   split at the jump (at the steepest point) and get Gauss--Legendre panels graded geometrically toward the
   split; the other cells get :data:`XI_CELL_NODES` Gauss--Legendre nodes, at which the maximiser is followed
@@ -78,59 +82,139 @@ def _graded(levels: int = GRADED_LEVELS, ratio: float = GRADED_RATIO, nodes: int
     return ((hi - lo) / 2 * x + (hi + lo) / 2).ravel(), ((hi - lo) / 2 * w).ravel()
 
 
+#: the functions whose argument's zeros are kinks (or jumps) of the activation
+_NONSMOOTH = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise)
+
+
+def _numeric(expr, *v):
+    """A numpy function of ``v`` whose value has the broadcast shape of its arguments (a constant piece of G,
+    e.g. ReLU's 0 for z < 0, must still give one value per point)."""
+    g = sp.lambdify(v, expr, modules=["scipy", "numpy"])
+
+    def f(*a):
+        return np.broadcast_to(np.asarray(g(*a), dtype=float), np.broadcast_shapes(*(np.shape(x) for x in a)))
+
+    return f
+
+
+def _kinks(G: sp.Expr) -> tuple:
+    """The points where G(z) is not smooth: zeros of the arguments of |.|, sign, Heaviside, the tie points of
+    Max/Min and the boundaries of a Piecewise; each must be a fixed real number (a kink of the activation)."""
+    roots = set()
+    for node in sp.preorder_traversal(G):
+        if not (isinstance(node, _NONSMOOTH) and node.has(_Z)):
+            continue
+        if isinstance(node, (sp.Max, sp.Min)):
+            gaps = [a - b for i, a in enumerate(node.args) for b in node.args[i + 1:]]
+        elif isinstance(node, sp.Piecewise):
+            gaps = [c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational)]
+        else:
+            gaps = [node.args[0]]
+        for gap in gaps:
+            found = sp.solve(sp.Eq(gap, 0), _Z, dict=False)
+            for r in found if isinstance(found, list) else []:
+                if not (r.is_number and r.is_real):
+                    raise ValueError(
+                        f"envelope quadrature: the non-smooth point z = {r} of {node} is not a fixed real number"
+                    )
+                roots.add(float(r))
+    return tuple(sorted(roots))
+
+
+def _branch(node: sp.Expr, z0: float) -> sp.Expr:
+    """The smooth expression that the non-smooth ``node`` equals on the piece of z containing ``z0``."""
+    def at(e):
+        return float(e.subs(_Z, z0))
+    if isinstance(node, (sp.Max, sp.Min)):
+        vals = [at(a) for a in node.args]
+        return node.args[int(np.argmax(vals) if isinstance(node, sp.Max) else np.argmin(vals))]
+    if isinstance(node, sp.Abs):
+        return node.args[0] * (1 if at(node.args[0]) > 0 else -1)
+    if isinstance(node, sp.sign):
+        return sp.S.One if at(node.args[0]) > 0 else sp.S.NegativeOne
+    if isinstance(node, sp.Heaviside):
+        return sp.S.One if at(node.args[0]) > 0 else sp.S.Zero
+    for value, cond in node.args:  # Piecewise
+        if bool(cond.subs(_Z, z0)):
+            return value
+    raise ValueError(f"envelope quadrature: {node} is undefined at z = {z0}")
+
+
+def _pieces(G: sp.Expr, kinks: tuple) -> list:
+    """G on each piece between consecutive kinks as a smooth expression (its own analytic continuation)."""
+    edges = [-np.inf, *kinks, np.inf]
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mid = lo + 1 if hi == np.inf else (hi - 1 if lo == -np.inf else (lo + hi) / 2)
+        out.append(G.replace(lambda e: isinstance(e, _NONSMOOTH) and e.has(_Z), lambda e, m=mid: _branch(e, m)))
+    return out
+
+
 @dataclass(frozen=True)
 class _Problem:
-    """The inner problem of one Argmax as numpy functions of (z, u, *params) and (xi, *params):
-    G, G', G'', y and s."""
+    """The inner problem of one Argmax: on each piece of z between the activation's kinks, G, G', G'' as
+    numpy functions of (z, u, *params) (``pieces``, left to right; one piece for a smooth activation), the
+    kinks, and y(xi, *params), s(*params).  :meth:`G`, :meth:`dG`, :meth:`d2G` evaluate the piece that
+    contains z (a kink belongs to the piece on its right)."""
 
-    G: object
-    dG: object
-    d2G: object
+    pieces: tuple
+    kinks: tuple
     y: object
     s: object
+
+    @property
+    def edges(self) -> tuple:
+        return (-np.inf, *self.kinks, np.inf)
+
+    def _on_pieces(self, k, z, u, *params):
+        vals = [piece[k](z, u, *params) for piece in self.pieces]
+        if len(vals) == 1:
+            return vals[0]
+        idx = np.broadcast_to(np.searchsorted(self.kinks, z, side="right"), vals[0].shape)
+        return np.select([idx == p for p in range(len(vals))], vals)
+
+    def G(self, z, u, *params):
+        return self._on_pieces(0, z, u, *params)
+
+    def dG(self, z, u, *params):
+        return self._on_pieces(1, z, u, *params)
+
+    def d2G(self, z, u, *params):
+        return self._on_pieces(2, z, u, *params)
 
 
 @functools.lru_cache(maxsize=64)
 def _problem(a: Argmax, xi: sp.Symbol, u: sp.Symbol, params: tuple) -> _Problem:
-    """Split F = G(y + delta, u) - delta^2/(2 s) (the form :func:`laplace_limit` produces).
-
-    y is the common shift of the arguments of F's functions (linear in xi); since d/d(delta) G(y + delta) =
-    d/dy G(y + delta), the penalty width follows from F_delta - F_xi/y'(xi) = -delta/s, whatever polynomial
-    part the activation has."""
-    F, d = a.function, a.variable
-    shifts = {
-        sp.expand(f.args[0] - d)
-        for f in sp.preorder_traversal(F)
-        if isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].has(d)
-    }
-    if len(shifts) != 1:
-        raise ValueError(
-            f"envelope quadrature: delta must enter through one argument y + delta (got {shifts})"
-        )
-    y = shifts.pop()
-    if sp.diff(y, xi, 2) != 0 or y.has(u) or not y.has(xi):
+    r"""Split F = G(z, u) - (z - y)^2/(2 s) (the form :func:`laplace_limit` produces; y linear in xi, G free of
+    xi).  Since only the penalty depends on xi, :math:`F_{z\xi} = y'/s` and :math:`F_{\xi\xi} = -y'^2/s`
+    give s, and :math:`y = z - F_\xi/F_{z\xi}`, whatever polynomial part the activation has.  A kinked
+    activation (ReLU, |x|) is split into smooth pieces; one with a jump (sign, Heaviside) is refused."""
+    F, z = a.function, a.variable
+    F_zxi, F_xixi = sp.simplify(sp.diff(F, z, xi)), sp.simplify(sp.diff(F, xi, 2))
+    if F_zxi == 0 or F_zxi.has(z, xi, u) or F_xixi.has(z, xi, u):
+        raise ValueError(f"envelope quadrature: {F} is not G(z) - (z - y)^2/(2 s) with y linear in {xi}")
+    s = sp.simplify(-F_xixi / F_zxi**2)
+    y = sp.simplify(z - sp.diff(F, xi) / F_zxi)
+    if y.has(z, u) or sp.diff(y, xi, 2) != 0 or not y.has(xi):
         raise ValueError(f"envelope quadrature: the shift y = {y} must be linear in {xi}")
-    s = sp.simplify(-d / (sp.diff(F, d) - sp.diff(F, xi) / sp.diff(y, xi)))
-    if s.has(d, xi, u):
-        raise ValueError(f"envelope quadrature: {F} is not G(y + delta) - delta^2/(2 s)")
-    G = sp.expand(sp.expand(F + d**2 / (2 * s)).xreplace({d: _Z - y}))
-    G = G.replace(
-        lambda e: isinstance(e, sp.Function) and len(e.args) == 1 and sp.expand(e.args[0] - _Z) == 0,
-        lambda e: e.func(_Z),
-    )
+    G = sp.expand(F + (z - y) ** 2 / (2 * s)).xreplace({z: _Z})
     if G.has(xi):
         raise ValueError(f"envelope quadrature: G depends on {xi} other than through y")
-
-    def f(expr, *v):
-        g = sp.lambdify(v, expr, modules=["scipy", "numpy"])
-        return lambda *a: np.asarray(g(*a), dtype=float)
-
+    kinks = _kinks(G)
+    pieces = _pieces(G, kinks)
+    for c, (left, right) in zip(kinks, zip(pieces[:-1], pieces[1:])):
+        if sp.simplify((left - right).subs(_Z, c)) != 0:
+            raise ValueError(
+                f"envelope quadrature: the activation jumps at z = {c:g}; a discontinuous activation has no "
+                "Moreau envelope with a well-defined maximiser here (solve at small T > 0 instead)"
+            )
     return _Problem(
-        f(G, _Z, u, *params),
-        f(sp.diff(G, _Z), _Z, u, *params),
-        f(sp.diff(G, _Z, 2), _Z, u, *params),
-        f(y, xi, *params),
-        f(s, *params),
+        tuple(
+            tuple(_numeric(e, _Z, u, *params) for e in (g, sp.diff(g, _Z), sp.diff(g, _Z, 2))) for g in pieces
+        ),
+        kinks,
+        _numeric(y, xi, *params),
+        _numeric(s, *params),
     )
 
 
@@ -153,39 +237,58 @@ class EnvelopeRule:
     def _phi(self, z, y, u):
         return self.p.G(z, u, *self.params) - (z - y) ** 2 / (2 * self.s)
 
-    def _local(self, z, y, u):
-        """Safeguarded Newton ascent to the local maximum of Phi near z (vectorised; only the points not yet
-        converged are iterated); also says where it converged to a non-degenerate maximum."""
-        z, y, u = (np.array(a, dtype=float) for a in np.broadcast_arrays(z, y, u))
-        shape = z.shape
-        z, y, u = z.ravel(), y.ravel(), u.ravel()
+    def _ascend(self, piece, z, y, u):
+        """Safeguarded Newton ascent of Phi restricted to one piece [lo, hi] of G (vectorised on flat arrays;
+        only the points not yet converged are iterated): the maximiser on the piece near z, whether it is a
+        local maximum there (an interior non-degenerate one, or an end where Phi increases outwards), and
+        Phi at it."""
+        G, dG, d2G = self.p.pieces[piece]
+        lo, hi = self.p.edges[piece], self.p.edges[piece + 1]
+        z = np.clip(z, lo, hi)
         active = np.arange(z.size)
         for _ in range(NEWTON_STEPS):
             za, ya, ua = z[active], y[active], u[active]
-            g1 = self.p.dG(za, ua, *self.params) - (za - ya) / self.s
-            g2 = self.p.d2G(za, ua, *self.params) - 1 / self.s
+            g1 = dG(za, ua, *self.params) - (za - ya) / self.s
+            g2 = d2G(za, ua, *self.params) - 1 / self.s
             step = np.clip(np.where(g2 < 0, -g1 / np.where(g2 < 0, g2, -1.0), np.sign(g1) * 0.1), -0.5, 0.5)
-            z[active] = za + step
-            active = active[np.abs(step) > 1e-14 * (1 + np.abs(za))]
+            new = np.clip(za + step, lo, hi)
+            z[active] = new
+            active = active[np.abs(new - za) > 1e-14 * (1 + np.abs(za))]
             if active.size == 0:
                 break
-        g1 = self.p.dG(z, u, *self.params) - (z - y) / self.s
-        g2 = self.p.d2G(z, u, *self.params) - 1 / self.s
-        ok = (np.abs(g1) <= 1e-9 * (1 + np.abs(z) / self.s)) & (g2 < 0)
-        return z.reshape(shape), ok.reshape(shape)
+        g1 = dG(z, u, *self.params) - (z - y) / self.s
+        g2 = d2G(z, u, *self.params) - 1 / self.s
+        tol = 1e-9 * (1 + np.abs(z) / self.s)
+        ok = np.where(z <= lo, g1 <= tol, np.where(z >= hi, g1 >= -tol, (np.abs(g1) <= tol) & (g2 < 0)))
+        return z, ok, np.where(ok, G(z, u, *self.params) - (z - y) ** 2 / (2 * self.s), -np.inf)
+
+    def _local(self, z, y, u, follow: bool = False):
+        """The local maximum of Phi near z: an ascent on every piece of G from z (clipped into the piece), the
+        highest wins (one piece, the plain ascent, for a smooth activation); also says where one converged.
+        ``follow``: ascend on z's own piece only (a kink belongs to the piece on its right), to follow one
+        branch of maximisers across a jump (:meth:`_maxwell`)."""
+        z, y, u = (np.array(a, dtype=float) for a in np.broadcast_arrays(z, y, u))
+        shape = z.shape
+        z, y, u = z.ravel(), y.ravel(), u.ravel()
+        own = np.searchsorted(self.p.kinks, z, side="right")
+        best, value, ok = z.copy(), np.full(z.size, -np.inf), np.zeros(z.size, dtype=bool)
+        for piece in range(len(self.p.pieces)):
+            zp, okp, vp = self._ascend(piece, z.copy(), y, u)
+            better = (vp > value) & ((own == piece) | (not follow))
+            best, value, ok = np.where(better, zp, best), np.where(better, vp, value), ok | (okp & better)
+        return best.reshape(shape), ok.reshape(shape)
 
     def _global(self, y, u):
-        r"""The global maximiser at every (u, y) (y: (Nu, m), u: (Nu, 1)).  The local maxima of Phi are the
-        upward crossings of :math:`Y(z) = z - sG'(z)` through y (:math:`\Phi' = (y - Y)/s`): they are read
-        off one z-grid per u, the two highest are polished by Newton and compared."""
+        r"""The global maximiser at every (u, y) (y: (Nu, m), u: (Nu, 1)).  The local maxima of Phi on a piece
+        of G are the upward crossings of :math:`Y(z) = z - sG'(z)` through y (:math:`\Phi' = (y - Y)/s`) and
+        the piece's ends where Phi increases outwards; they are read off one z-grid per u, the two highest
+        are polished by Newton and compared."""
         wide = np.linspace(-40.0, 40.0, 4001)
         osc = np.ptp(self.p.G(wide, u, *self.params) * np.ones_like(wide), axis=-1)
         R = float(np.max(np.sqrt(2 * self.s * osc) + 4 * np.sqrt(self.s)))  # (z* - y)^2 <= 2 s osc G
         lo, hi = float(np.min(y)) - R, float(np.max(y)) + R
         zs = np.linspace(lo, hi, int(min(20001, max(2001, np.ceil((hi - lo) / 0.02)))))
-        Gz = self.p.G(zs, u, *self.params) * np.ones_like(zs)
-        Y = zs - self.s * self.p.dG(zs, u, *self.params) * np.ones_like(zs)
-        out = self._global_rows(y, u, zs, Gz, Y)
+        out = self._global_rows(y, u, zs)
         if np.any(np.abs(out - y) > 0.98 * R):
             raise ConvergenceError(
                 "envelope quadrature: the maximiser sits at the edge of its search window (the "
@@ -194,32 +297,46 @@ class EnvelopeRule:
             )
         return out
 
-    def _global_rows(self, y, u, zs, Gz, Y):
-        best = np.full(y.shape, -np.inf)
+    def _global_rows(self, y, u, zs):
         cand = np.zeros(y.shape + (2,))
         vals = np.full(y.shape + (2,), -np.inf)
-        h = zs[1] - zs[0]
-        for i in range(y.shape[0]):
-            # maximal runs where Y increases: one upward crossing per y in (Y[a], Y[b]] each
-            inc = np.diff(Y[i]) > 0
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], inc.astype(np.int8), [0]])))
-            for a, b in zip(edges[::2], edges[1::2]):  # Y increasing on indices a..b
+
+        def keep(i, idx, zc, v):  # keep the two highest candidates per y
+            c0, c1, v0, v1 = cand[i, idx, 0], cand[i, idx, 1], vals[i, idx, 0], vals[i, idx, 1]
+            top = v > v0
+            cand[i, idx, 1] = np.where(top, c0, np.where(v > v1, zc, c1))
+            vals[i, idx, 1] = np.where(top, v0, np.maximum(v, v1))
+            cand[i, idx, 0] = np.where(top, zc, c0)
+            vals[i, idx, 0] = np.where(top, v, v0)
+
+        for piece, (G, dG, _) in enumerate(self.p.pieces):
+            lo, hi = self.p.edges[piece], self.p.edges[piece + 1]
+            inside = zs[(zs > lo) & (zs < hi)]
+            ends = [e for e in (lo, hi) if zs[0] <= e <= zs[-1]]
+            zp = np.sort(np.concatenate([inside, ends]))
+            if zp.size < 2:
+                continue
+            Gz = G(zp, u, *self.params)
+            Y = zp - self.s * dG(zp, u, *self.params)
+            for i in range(y.shape[0]):
                 yi = y[i]
-                m = (yi > Y[i, a]) & (yi <= Y[i, b])
-                if not np.any(m):
-                    continue
-                k = a - 1 + np.searchsorted(Y[i, a : b + 1], yi[m])
-                frac = (yi[m] - Y[i, k]) / (Y[i, k + 1] - Y[i, k])
-                zc = zs[k] + frac * h
-                v = Gz[i, k] + frac * (Gz[i, k + 1] - Gz[i, k]) - (zc - yi[m]) ** 2 / (2 * self.s)
-                # keep the two highest candidates per y
-                idx = np.flatnonzero(m)
-                c0, c1, v0, v1 = cand[i, idx, 0], cand[i, idx, 1], vals[i, idx, 0], vals[i, idx, 1]
-                top = v > v0
-                cand[i, idx, 1] = np.where(top, c0, np.where(v > v1, zc, c1))
-                vals[i, idx, 1] = np.where(top, v0, np.maximum(v, v1))
-                cand[i, idx, 0] = np.where(top, zc, c0)
-                vals[i, idx, 0] = np.where(top, v, v0)
+                # maximal runs where Y increases: one upward crossing per y in (Y[a], Y[b]] each
+                inc = np.diff(Y[i]) > 0
+                edges = np.flatnonzero(np.diff(np.concatenate([[0], inc.astype(np.int8), [0]])))
+                for a, b in zip(edges[::2], edges[1::2]):  # Y increasing on indices a..b
+                    m = (yi > Y[i, a]) & (yi <= Y[i, b])
+                    if not np.any(m):
+                        continue
+                    k = a - 1 + np.searchsorted(Y[i, a : b + 1], yi[m])
+                    frac = (yi[m] - Y[i, k]) / (Y[i, k + 1] - Y[i, k])
+                    zc = zp[k] + frac * (zp[k + 1] - zp[k])
+                    v = Gz[i, k] + frac * (Gz[i, k + 1] - Gz[i, k]) - (zc - yi[m]) ** 2 / (2 * self.s)
+                    keep(i, np.flatnonzero(m), zc, v)
+                # a finite end of the piece is a local maximum on it where Phi increases outwards
+                for j, end, outwards in ((0, lo, yi <= Y[i, 0]), (-1, hi, yi >= Y[i, -1])):
+                    if np.isfinite(end) and zp[j] == end and np.any(outwards):
+                        idx = np.flatnonzero(outwards)
+                        keep(i, idx, np.full(idx.size, end), Gz[i, j] - (end - yi[idx]) ** 2 / (2 * self.s))
         if not np.all(np.isfinite(vals[..., 0])):
             raise ConvergenceError(
                 "envelope quadrature: no local maximum of the inner problem in its window", residual=np.inf
@@ -235,14 +352,39 @@ class EnvelopeRule:
             )
         return np.where(v2 > v1, z2, z1)
 
+    def _convex_kinks(self, u):
+        """(Nu, kinks) booleans: the kinks where G' jumps up at each u (Phi is convex there: never a maximiser,
+        the maximiser jumps over them); at a concave kink it rests for a window of y instead."""
+        if not self.p.kinks:
+            return np.zeros((np.shape(u)[0], 0), dtype=bool)
+        c = np.asarray(self.p.kinks)
+        u = np.asarray(u, dtype=float).reshape(-1, 1)
+        left = np.stack([self.p.pieces[i][1](c[i], u[:, 0], *self.params) for i in range(c.size)], axis=-1)
+        right = np.stack([self.p.pieces[i + 1][1](c[i], u[:, 0], *self.params) for i in range(c.size)], axis=-1)
+        return right > left
+
+    def _kink_edges(self, u):
+        """(Nu, 2 kinks) xi where a piece's maximiser reaches a kink c from either side, y = c - s G'(c -/+ 0):
+        the maximiser has a kink in y there (it rests on c beyond), so these are xi-cell ends."""
+        if not self.p.kinks:
+            return np.zeros((u.shape[0], 0))
+        cols = []
+        for i, c in enumerate(self.p.kinks):
+            for piece in (i, i + 1):
+                y = c - self.s * self.p.pieces[piece][1](c, u[:, 0], *self.params)
+                cols.append(np.clip((y - self.offset) / self.slope, -RANGE, RANGE))
+        return np.stack(cols, axis=-1)
+
     # --- u: adaptive Gauss-Legendre panels, split where the fold structure changes --------------
     def _fold_count(self, u):
-        """The number of intervals of z where s G''(z; u) > 1 (non-concave windows of Phi) at each u."""
+        """A code of the fold structure at each u: the number of intervals of z where s G''(z; u) > 1
+        (non-concave windows of Phi), plus 1000 times the bit pattern of the convex kinks."""
         zs = np.linspace(-30.0, 30.0, 6001)
         above = (
             self.s * self.p.d2G(zs, np.asarray(u, dtype=float)[:, None], *self.params) * np.ones_like(zs) > 1
         )
-        return np.sum(above[:, 1:] & ~above[:, :-1], axis=-1) + above[:, 0]
+        bits = self._convex_kinks(u) @ (2 ** np.arange(len(self.p.kinks)))
+        return np.sum(above[:, 1:] & ~above[:, :-1], axis=-1) + above[:, 0] + 1000 * bits
 
     def _folds(self):
         """The u where the fold structure of z*(y) changes (a non-concave window of Phi is born, dies or
@@ -259,7 +401,8 @@ class EnvelopeRule:
         return roots
 
     def _proxies(self, u, xi, w, z):
-        """Per u node, the xi-integrals that decide the u-refinement: the envelope, delta*^2, xi delta*,
+        """Per u node, the xi-integrals that decide the u-refinement: the envelope, delta*^2, xi delta* (delta* =
+        z* - y),
         G(z*)."""
         delta = z - (self.slope * xi + self.offset)
         G = self.p.G(z, u, *self.params) * np.ones_like(z)
@@ -330,20 +473,31 @@ class EnvelopeRule:
     # --- xi: coarse grid, jumps and steep points on panel ends -------------------------------
     def _xi_rule(self, u):
         """Per u node (u: (Nu, 1)): xi nodes, xi weights (the Gaussian density included) and maximisers."""
-        xg = np.linspace(-RANGE, RANGE, XI_CELLS + 1)
-        y = (self.slope * xg + self.offset) * np.ones((u.shape[0], 1))
+        nu = u.shape[0]
+        xg = np.sort(
+            np.concatenate(
+                [np.broadcast_to(np.linspace(-RANGE, RANGE, XI_CELLS + 1), (nu, XI_CELLS + 1)), self._kink_edges(u)],
+                axis=1,
+            ),
+            axis=1,
+        )  # (Nu, cells + 1): a uniform grid plus, per u, where the maximiser reaches a kink
+        y = self.slope * xg + self.offset
         zg = self._global(y, u)
         # z*(y) is non-decreasing; it jumps across a cell iff Phi'' = G'' - 1/s > 0 somewhere between the
-        # two grid maximisers (a local minimum of Phi separates the branches); it is steep where s G'' -> 1
+        # two grid maximisers (a local minimum of Phi separates the branches) or a convex kink lies between
+        # them; it is steep where s G'' -> 1
         t = np.linspace(0.0, 1.0, 65)
         between = zg[:, :-1, None] + (zg[:, 1:] - zg[:, :-1])[..., None] * t
         curv = self.s * self.p.d2G(between, u[..., None], *self.params) * np.ones_like(between)
         jump = np.any(curv > 1, axis=-1)
+        for i, c in enumerate(self.p.kinks):
+            jump |= self._convex_kinks(u)[:, i : i + 1] & (zg[:, :-1] < c) & (zg[:, 1:] > c)
         steep = ~jump & (np.max(curv, axis=-1) > STEEP)
         x, w = roots_legendre(XI_CELL_NODES)
         f = (x + 1) / 2
-        xi = xg[:-1, None] + (xg[1] - xg[0]) * f
-        yy = (self.slope * xi + self.offset) * np.ones((u.shape[0], 1, 1))
+        width = xg[:, 1:] - xg[:, :-1]
+        xi = xg[:, :-1, None] + width[..., None] * f
+        yy = self.slope * xi + self.offset
         z, good = self._local(zg[:, :-1, None] + (zg[:, 1:] - zg[:, :-1])[..., None] * f, yy, u[..., None])
         tol = 1e-9 * (1 + np.abs(z))
         on_branch = (z >= np.minimum(zg[:, :-1], zg[:, 1:])[..., None] - tol) & (
@@ -352,15 +506,11 @@ class EnvelopeRule:
         good = (good & on_branch) | (jump | steep)[..., None]  # jump and steep cells are redone below
         if not np.all(good):  # off the branch: the global search decides
             uu = np.broadcast_to(u[..., None], z.shape)
-            yb = np.broadcast_to(yy, z.shape)
-            z[~good] = self._global(yb[~good][:, None], uu[~good][:, None])[:, 0]
-        wx = np.broadcast_to(
-            (xg[1] - xg[0]) * w / 2 * np.exp(-(xi**2) / 2) / np.sqrt(2 * np.pi), z.shape
-        ).copy()
-        xi = np.broadcast_to(xi, z.shape)
+            z[~good] = self._global(yy[~good][:, None], uu[~good][:, None])[:, 0]
+        wx = width[..., None] * w / 2 * np.exp(-(xi**2) / 2) / np.sqrt(2 * np.pi)
         special = jump | steep
         wx[special] = 0.0
-        out = [(xi.reshape(u.shape[0], -1), wx.reshape(u.shape[0], -1), z.reshape(u.shape[0], -1))]
+        out = [(xi.reshape(nu, -1), wx.reshape(nu, -1), z.reshape(nu, -1))]
         if np.any(special):
             out.append(self._special_cells(jump, steep, xg, zg, between, curv, u))
         return tuple(np.concatenate([o[k] for o in out], axis=1) for k in range(3))
@@ -369,21 +519,20 @@ class EnvelopeRule:
         """Jump cells (split at the Maxwell point) and steep cells (split where s G'' peaks), each half
         graded toward the split; rows with fewer such cells are padded with zero-weight copies."""
         iu, ic = np.nonzero(jump | steep)
+        lo, hi = xg[iu, ic], xg[iu, ic + 1]
         split = np.empty(iu.size)
         z_left, z_right = np.empty(iu.size), np.empty(iu.size)
         j = jump[iu, ic]
         if np.any(j):
             split[j], z_left[j], z_right[j] = self._maxwell(
-                xg[ic[j]], xg[ic[j] + 1], zg[iu[j], ic[j]], zg[iu[j], ic[j] + 1], u[iu[j], 0]
+                lo[j], hi[j], zg[iu[j], ic[j]], zg[iu[j], ic[j] + 1], u[iu[j], 0]
             )
         if np.any(~j):  # on the branch, z* = z_peak at xi = (Y(z_peak) - offset)/slope
             k = ~j
             zp = between[iu[k], ic[k], np.argmax(curv[iu[k], ic[k]], axis=-1)]
             Yp = zp - self.s * self.p.dG(zp, u[iu[k], 0], *self.params)
-            width = xg[1] - xg[0]
-            split[k] = np.clip(
-                (Yp - self.offset) / self.slope, xg[ic[k]] + 1e-3 * width, xg[ic[k] + 1] - 1e-3 * width
-            )
+            width = hi[k] - lo[k]
+            split[k] = np.clip((Yp - self.offset) / self.slope, lo[k] + 1e-3 * width, hi[k] - 1e-3 * width)
             yk = self.slope * split[k] + self.offset
             z_left[k], _ = self._local(zp, yk, u[iu[k], 0])
             z_right[k] = z_left[k]
@@ -391,9 +540,7 @@ class EnvelopeRule:
         f, fw = _graded()
         X = np.zeros((u.shape[0], int(rank.max()) + 1, 2 * f.size))
         Z, W = np.zeros_like(X), np.zeros_like(X)
-        for half, (far, z_far, z_near) in enumerate(
-            ((xg[ic], zg[iu, ic], z_left), (xg[ic + 1], zg[iu, ic + 1], z_right))
-        ):
+        for half, (far, z_far, z_near) in enumerate(((lo, zg[iu, ic], z_left), (hi, zg[iu, ic + 1], z_right))):
             xi = far[:, None] + (split - far)[:, None] * f  # graded toward the split (f -> 1)
             yy = self.slope * xi + self.offset
             uu = np.broadcast_to(u[iu], xi.shape)
@@ -408,7 +555,8 @@ class EnvelopeRule:
             X[iu, rank, sl], Z[iu, rank, sl] = xi, z
             W[iu, rank, sl] = np.abs(split - far)[:, None] * fw * np.exp(-(xi**2) / 2) / np.sqrt(2 * np.pi)
         pad = W.sum(axis=-1) == 0
-        X[pad], Z[pad] = xg[0], zg[np.nonzero(pad)[0], 0][:, None]
+        rows = np.nonzero(pad)[0]
+        X[pad], Z[pad] = xg[rows, 0][:, None], zg[rows, 0][:, None]
         return X.reshape(u.shape[0], -1), W.reshape(u.shape[0], -1), Z.reshape(u.shape[0], -1)
 
     def _maxwell(self, a, b, za, zb, u):
@@ -418,8 +566,8 @@ class EnvelopeRule:
         for _ in range(BISECTIONS):
             m = (a + b) / 2
             ym = self.slope * m + self.offset
-            zl, _ = self._local(za, ym, u)
-            zr, _ = self._local(zb, ym, u)
+            zl, _ = self._local(za, ym, u, follow=True)
+            zr, _ = self._local(zb, ym, u, follow=True)
             vl, vr = self._phi(zl, ym, u), self._phi(zr, ym, u)
             same = np.abs(zl - zr) <= 1e-9 * (1 + np.abs(zl))
             left = np.where(same, np.abs(zl - za) < np.abs(zl - zb), vl > vr)
@@ -459,7 +607,7 @@ def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):
     outer = sp.lambdify(
         (*args, *placeholders), expr.xreplace(dict(zip(nodes, placeholders))), modules=["scipy", "numpy"]
     )
-    D = sp.Symbol("_delta_star", real=True)
+    D = sp.Symbol("_z_star", real=True)
     parts = []
     for node in nodes:
         g = node.integrand.integrand
@@ -489,9 +637,8 @@ def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):
             for i in np.ndindex(shape):
                 params = tuple(float(v[j][i]) for j in idx)
                 r = _rule(prob, params)
-                delta = r.z - prob.y(r.xi, *params)
                 with np.errstate(all="ignore"):
-                    out[i] = np.sum(r.w * gf(r.xi, r.u, delta, *(a[i] for a in v)))
+                    out[i] = np.sum(r.w * gf(r.xi, r.u, r.z, *(a[i] for a in v)))
             vals.append(out)
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(outer(*v, *vals), dtype=float), shape)

@@ -461,8 +461,8 @@ def replicon_line(model, T_max: float = 2.0, T_min: float = 0.05, points: int = 
 
 def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision=None, start=None) -> Solution:
     r"""RS solution of a finite-width MLP (``model.activation``, ``model.alphas``, ``model.C_W``,
-    ``model.C_b``) at temperature T (``T = 0``: the ground state; a nonlinear activation must be twice
-    differentiable there, see :mod:`replicasym.solvers.envelope_quadrature`).
+    ``model.C_b``) at temperature T (``T = 0``: the ground state; a nonlinear activation must be continuous
+    there, kinks allowed, see :mod:`replicasym.solvers.envelope_quadrature`).
 
     ``order_parameters``: q (T = 0: chi_0 = lim beta(1 - q)) and per layer Q{l}_d, Q{l}_0, Lambda{l}_d,
     Lambda{l}_0 (T = 0: Q{l}_d, chi{l}, mu{l}, lambda{l}); ``profile`` the same per layer, with
@@ -484,10 +484,10 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
     zero = b == np.inf
     if zero:
         eqs = generic_equations(model.activation, "zero")
-        if eqs.block.envelope and not model.activation.is_evaluable(2):
-            raise ParameterError(f"finite-width mlp at T = 0: the Moreau envelope's maximiser is found by Newton's "
-                                 f"method, which needs a twice-differentiable activation ({model.activation} has a "
-                                 "Dirac delta in its second derivative); solve at small T > 0 instead")
+        if eqs.block.envelope and not model.activation.is_evaluable(1):
+            raise ParameterError(f"finite-width mlp at T = 0: {model.activation} jumps (its derivative has a Dirac "
+                                 "delta), so the Moreau envelope's maximiser is not defined at the jump; kinks "
+                                 "(ReLU, |x|) are fine; solve at small T > 0 instead")
     else:
         eqs = generic_equations(model.activation, "finite")
     prof = zipper(eqs, model.alphas, 1.0 if zero else b, model.C_W, model.C_b, start=start)

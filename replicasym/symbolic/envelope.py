@@ -7,24 +7,32 @@ envelope** (a sup-convolution with a quadratic penalty):
 
 .. math::
    \lim_{\beta\to\infty}\frac1\beta\log\mathbb E_\eta\, e^{\beta G(y + \sqrt{s/\beta}\,\eta)}
-   = \max_\delta\Big[G(y+\delta) - \frac{\delta^2}{2s}\Big]
+   = \max_z\Big[G(z) - \frac{(z-y)^2}{2s}\Big]
 
-(substitute :math:`\delta = \sqrt{s/\beta}\,\eta`: the Gaussian weight is :math:`e^{-\beta\delta^2/2s}`).
+(substitute :math:`z = y + \sqrt{s/\beta}\,\eta`: the Gaussian weight is :math:`e^{-\beta(z-y)^2/2s}`).
 :func:`laplace_limit` applies this rule; the result is a :class:`Maximum` object.
 
-:class:`Maximum` ``(F, delta)`` is :math:`\max_\delta F` and :class:`Argmax` ``(F, delta)`` its maximiser
-:math:`\delta^*`.  Both stay unevaluated (the maximisation is numerical; the quadrature of
+The maximisation variable is the argument z of the activation, not the shift :math:`\delta = z - y`: then
+the parameters that move y or s enter only the smooth penalty, and the envelope theorem gives
+:math:`\partial_y\max_z = (z^*-y)/s` with no derivative of G.  That is what makes a **kinked activation**
+(ReLU, |x|, leaky ReLU) exact at T = 0: its maximiser sits on the kink, :math:`z^* = c`, for a whole
+window :math:`y\in[c - sG'(c^-), c - sG'(c^+)]` of positive Gaussian measure, where the δ-form's
+:math:`G'(y+\delta^*)` is undefined (a subgradient) and the z-form's :math:`(z^*-y)/s` is the right
+element of it (Danskin's theorem).  For a smooth activation the two forms agree by stationarity.
+
+:class:`Maximum` ``(F, z)`` is :math:`\max_z F` and :class:`Argmax` ``(F, z)`` its maximiser
+:math:`z^*`.  Both stay unevaluated (the maximisation is numerical; the quadrature of
 :mod:`replicasym.solvers.envelope_quadrature` locates the global maximum and its jumps) but they
 differentiate exactly:
 
-* the **envelope theorem**, :math:`\partial_\theta\max_\delta F = \partial_\theta F\,|_{\delta=\delta^*}`
-  (the stationarity :math:`\partial_\delta F = 0` removes the chain-rule term);
-* the **implicit-function theorem**, :math:`\partial_\theta\delta^* = -F_{\delta\theta}/F_{\delta\delta}\,
-  |_{\delta=\delta^*}`, valid where the maximiser is a non-degenerate interior maximum.
+* the **envelope theorem**, :math:`\partial_\theta\max_z F = \partial_\theta F\,|_{z=z^*}`
+  (the stationarity :math:`\partial_z F = 0` removes the chain-rule term; on a kink, Danskin's theorem);
+* the **implicit-function theorem**, :math:`\partial_\theta z^* = -F_{z\theta}/F_{zz}\,
+  |_{z=z^*}`, valid where the maximiser is a non-degenerate interior maximum.
 
 Where F is not concave the global maximiser jumps between branches as the parameters move (a first-order,
 Maxwell-type switch).  The maximum stays continuous, so the envelope theorem holds everywhere, but
-:math:`\delta^*` does not: a Gaussian integration by parts (Stein's lemma) in a variable that moves the
+:math:`z^*` does not: a Gaussian integration by parts (Stein's lemma) in a variable that moves the
 maximiser would lose the jump terms, so :func:`replicasym.symbolic.gaussian.stein` is not applied to
 expressions that contain an :class:`Argmax` (see :func:`has_maximiser`).
 """
@@ -112,14 +120,13 @@ def maximisers(expr: sp.Expr) -> list:
     return out
 
 
-def laplace_limit(expr: sp.Expr, field: sp.Symbol, beta: sp.Symbol, delta: sp.Symbol) -> sp.Expr:
+def laplace_limit(expr: sp.Expr, field: sp.Symbol, beta: sp.Symbol, z: sp.Symbol) -> sp.Expr:
     r"""Replace every :math:`\log\mathbb E_\eta e^{A}` in ``expr`` (``field`` = η) by
-    :math:`\beta\max_\delta[G(y+\delta) - \delta^2/2s]` (module docstring), to leading order in
-    :math:`\beta\to\infty`.
+    :math:`\beta\max_z[G(z) - (z-y)^2/2s]` (module docstring), to leading order in :math:`\beta\to\infty`.
 
-    ``A`` must be :math:`\beta G` with G finite as :math:`\beta\to\infty`, and η must enter only through
-    arguments :math:`y + c\eta` with one common c, :math:`c^2\beta \to s > 0`.  Anything else raises
-    ``ValueError`` (no silent wrong limit)."""
+    ``A`` must be :math:`\beta G` with G finite as :math:`\beta\to\infty`, and η must enter only through one
+    argument :math:`y + c\eta` (of any number of functions), :math:`c^2\beta \to s > 0`.  Anything else
+    raises ``ValueError`` (no silent wrong limit)."""
     t = sp.Symbol("t_beta", positive=True)  # t = 1/beta
 
     def finite(e):
@@ -136,27 +143,29 @@ def laplace_limit(expr: sp.Expr, field: sp.Symbol, beta: sp.Symbol, delta: sp.Sy
         if not isinstance(integrand, sp.exp):
             raise ValueError(f"laplace_limit: the integrand {integrand} is not exp(beta G)")
         A = integrand.args[0]
-        slopes = {
-            sp.simplify(sp.diff(f.args[0], field))
+        arguments = {
+            f.args[0]
             for f in sp.preorder_traversal(A)
-            if isinstance(f, sp.Function)
-            and len(f.args) == 1
-            and f.args[0].has(field)
-            and sp.diff(f.args[0], field, 2) == 0
+            if isinstance(f, sp.Function) and len(f.args) == 1 and f.args[0].has(field)
         }
-        if len(slopes) != 1:
+        if len(arguments) != 1 or sp.diff(next(iter(arguments)), field, 2) != 0:
             raise ValueError(
-                f"laplace_limit: {field} must enter through y + c*{field} with one c (got {slopes})"
+                f"laplace_limit: {field} must enter through one argument y + c*{field} (got {arguments})"
             )
-        c = slopes.pop()
+        arg = arguments.pop()
+        c = sp.diff(arg, field)
         s = finite(c**2 * beta)
         if not (s.is_positive or s.is_positive is None) or s == 0 or s.has(sp.oo, sp.zoo):
             raise ValueError(
                 f"laplace_limit: the field's variance c^2 = {c**2} is not s/beta with finite s > 0"
             )
-        G = finite(sp.expand(A / beta).xreplace({field: delta / c}))
-        if G.has(sp.oo, sp.zoo, sp.nan, beta, t):
+        reduced = sp.expand((A / beta).xreplace({arg: z}))
+        if reduced.has(field):
+            raise ValueError(f"laplace_limit: {field} enters the exponent other than through {arg}")
+        G = finite(reduced)
+        y = finite(arg.subs(field, 0))
+        if G.has(sp.oo, sp.zoo, sp.nan, beta, t) or y.has(sp.oo, sp.zoo, sp.nan, beta, t):
             raise ValueError(f"laplace_limit: the exponent is not beta times a finite function ({A})")
-        return beta * Maximum(G - delta**2 / (2 * s), delta)
+        return beta * Maximum(G - (z - y) ** 2 / (2 * s), z)
 
     return expr.replace(lambda e: rule(e) is not None, rule)

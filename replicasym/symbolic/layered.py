@@ -67,16 +67,18 @@ activation the single-replica average :math:`\frac1\beta\log\mathbb E_\eta e^{\b
 :func:`~.envelope.laplace_limit`) on a **Moreau envelope**:
 
 .. math::
-   \phi_0 = \alpha\Big[-\tfrac12(\mu Q_d + \lambda\chi) + \mathbb E_{\xi,u}\max_\delta\Big(\sqrt\lambda\,u\,
-   \sigma(y+\delta) + \tfrac12\mu\,\sigma(y+\delta)^2 - \frac{\delta^2}{2C_W\chi_P}\Big)\Big],
+   \phi_0 = \alpha\Big[-\tfrac12(\mu Q_d + \lambda\chi) + \mathbb E_{\xi,u}\max_z\Big(\sqrt\lambda\,u\,
+   \sigma(z) + \tfrac12\mu\,\sigma(z)^2 - \frac{(z-y)^2}{2C_W\chi_P}\Big)\Big],
    \qquad y = \sqrt{C_b + C_WP_d}\;\xi,
 
 with the ends :math:`1/2\chi_0` (input) and :math:`C_W\chi^{(L)}/2` (output).  The same
 :func:`layer_equations` differentiate it: the :class:`~.envelope.Maximum` by the envelope theorem, so
 :math:`Q_d = \mathbb E\,\sigma(z^*)^2`, :math:`\chi = \mathbb E[u\,\sigma(z^*)]/\sqrt\lambda`, backward
-:math:`\lambda = \frac{\alpha'}{\alpha}\mathbb E\,\delta'^{*2}/(C_W\chi^2)`, top :math:`\mu_L = 0`,
-:math:`\lambda_L = C_W/\alpha_L`, input :math:`\alpha_1\mathbb E\,\delta^{*2} = C_W` (in the form
-:math:`\chi_0 = 1/\sqrt{-2R}`).  Stein's lemma is **not** applied here: where the envelope is not concave
+:math:`\lambda = \frac{\alpha'}{\alpha}\mathbb E\,\delta'^{*2}/(C_W\chi^2)` (:math:`\delta^* = z^* - y`),
+top :math:`\mu_L = 0`, :math:`\lambda_L = C_W/\alpha_L`, input :math:`\alpha_1\mathbb E\,\delta^{*2} = C_W` (in
+the form :math:`\chi_0 = 1/\sqrt{-2R}`).  The maximisation is over the activation's argument z, so the
+parameters of y and s enter only the penalty and no derivative of σ appears: a kinked activation (ReLU)
+is exact, its maximiser sitting on the kink for a window of y (:mod:`.envelope`).  Stein's lemma is **not** applied here: where the envelope is not concave
 (:math:`C_W\chi_P\,\partial_z^2[\dots] > 1`, e.g. tanh at C_W = 4) the maximiser jumps, and the u-form keeps
 the jump terms that an integration by parts would drop.  The expectations are evaluated by
 :mod:`replicasym.solvers.envelope_quadrature`, which locates the jumps.
@@ -166,8 +168,8 @@ ALPHA_NEXT = sp.Symbol("alpha'", positive=True)
 Q_IN = sp.Symbol("q", positive=True)
 CHI_IN = sp.Symbol("chi_0", positive=True)
 XI, U, ETA = sp.symbols("xi u eta", real=True)
-#: the maximisation variable of the zero-temperature (Moreau-envelope) block: delta = z - y
-DELTA = sp.Symbol("delta", real=True)
+#: the maximisation variable of the zero-temperature (Moreau-envelope) block: the activation's argument z
+Z_STAR = sp.Symbol("z", real=True)
 #: the activation, opaque while the block is derived (Stein's lemma then acts on the HS field u only)
 SIGMA = sp.Function("sigma", real=True)
 
@@ -375,12 +377,12 @@ def zero_temperature_block(block: LayerBlock, trace: Trace) -> LayerBlock:
     if block.closed:
         phi0 = lim(block.phi)
     else:  # the eta average concentrates: a Moreau envelope (Laplace's method), then the rest term by term
-        scaled = sp.expand(linearize(sp.expand(laplace_limit(block.phi.subs(subs), ETA, BETA, DELTA) / BETA)))
+        scaled = sp.expand(linearize(sp.expand(laplace_limit(block.phi.subs(subs), ETA, BETA, Z_STAR) / BETA)))
         phi0 = sp.Add(*[_leading(term, lim) for term in sp.Add.make_args(scaled)])
     trace.record("zero temperature: layer", "P_0 = P_d - chi_P/beta, Q_0 = Q_d - chi/beta, Lambda_0 = beta^2 lambda, "
                  "Lambda_d = beta^2 lambda + beta mu; phi_0 = lim phi/beta"
                  + ("" if block.closed else "; (1/beta) log E_eta exp(beta G(y + sqrt(s/beta) eta)) -> "
-                    "max_delta [G(y + delta) - delta^2/2s] (Laplace; a Moreau envelope)"),
+                    "max_z [G(z) - (z - y)^2/2s] (Laplace; a Moreau envelope)"),
                  sp.Eq(sp.Symbol("phi_0"), phi0))
     input0 = sp.limit(sp.expand(block.input_term.subs(Q_IN, 1 - CHI_IN / BETA) / BETA).subs(BETA, 1 / t), t, 0, "+")
     top0 = lim(block.top_term)
