@@ -92,6 +92,40 @@ def test_engine_equations_match_the_reference_for_tanh():
     assert _call(ce.input_rhs, **ki) == pytest.approx(-a * cw * ref1["dG_dS0"], abs=1e-8)
 
 
+def _relu_moments_closed_form(m, c, h, D):
+    """<relu(z)^k>, k = 0, 1, 2, under the tilted measure phi(eta) exp(h relu(z) + D relu(z)^2/2), z = m + c eta,
+    in closed form (independent of the engine): eta < -m/c contributes Phi(-m/c) with relu = 0; above, the
+    exponent is a Gaussian of precision p = 1 - D c^2 in eta (truncated-normal moments, erfc)."""
+    from scipy.special import log_ndtr
+    p = 1 - D * c**2
+    mu = (h * c + D * m * c) / p
+    t0 = np.sqrt(p) * (-m / c - mu)
+    A, B = m + c * mu, c / np.sqrt(p)
+    log_i0 = log_ndtr(-t0)
+    i1 = np.exp(-t0**2 / 2 - log_i0) / np.sqrt(2 * np.pi)  # phi(t0)/I_0
+    j = (1.0, A + B * i1, A**2 + 2 * A * B * i1 + B**2 * (1 + t0 * i1))  # J_k/I_0
+    log_f = p * mu**2 / 2 + h * m + D * m**2 / 2 - np.log(p) / 2 + log_i0
+    left = np.exp(log_ndtr(-m / c) - log_f)  # Phi(-m/c)/(F I_0)
+    return [jk / (left + 1.0) for jk in j][1:]
+
+
+def test_relu_forward_equations_against_closed_form_eta_integrals():
+    """ReLU's eta-average has a kink where z = sqrt(S0) xi + sqrt(Sd - S0) eta crosses 0; the layer quadrature
+    splits its eta panels there (a Gauss-Hermite rule across the kink left 4e-4 residuals).  The compiled forward
+    equations (Q_d = E<sigma^2>, Q_0 = E<sigma>^2) against the closed-form eta moments and Gauss-Hermite in xi, u
+    (smooth after the eta average)."""
+    act = activation("relu")
+    ce = zmod.compile_equations(generic_equations(act), Rule(xi=97, u=97, eta=40))
+    cw, cb, P_d, P_0, Ld, L0 = 2.0, 0.1, 1.0, 0.45, 0.9, 0.6
+    z_, w_ = gauss_hermite(120)
+    xi, u = z_[:, None], z_[None, :]
+    m, c = np.sqrt(cb + cw * P_0) * xi, np.sqrt(cw * (P_d - P_0))
+    s1, s2 = _relu_moments_closed_form(m, c, np.sqrt(L0) * u, Ld - L0)
+    kw = {"P_d": P_d, "P_0": P_0, "Lambda_d": Ld, "Lambda_0": L0, "alpha": 1.0, "C_W": cw, "C_b": cb}
+    assert _call(ce.forward[0], **kw) == pytest.approx(float(w_ @ s2 @ w_), abs=1e-9)
+    assert _call(ce.forward[1], **kw) == pytest.approx(float(w_ @ s1**2 @ w_), abs=1e-9)
+
+
 def test_wide_network_reduces_to_the_gp_limit():
     # §3.4: alpha -> oo is the spherical model with xi = K^(L+1); the finite-alpha correction is O(1/alpha),
     # so the Richardson extrapolation of alpha = 1e3, 1e4 must equal the GP-limit solver's RS solution

@@ -53,6 +53,7 @@ from scipy.special import roots_legendre
 from ..errors import ConvergenceError
 from ..symbolic.envelope import Argmax, Maximum, maximisers
 from ..symbolic.gaussian import GaussianExpectation
+from ..symbolic.kinks import NONSMOOTH, nonsmooth_gaps
 
 __all__ = ["EnvelopeRule", "compile_envelope"]
 
@@ -82,10 +83,6 @@ def _graded(levels: int = GRADED_LEVELS, ratio: float = GRADED_RATIO, nodes: int
     return ((hi - lo) / 2 * x + (hi + lo) / 2).ravel(), ((hi - lo) / 2 * w).ravel()
 
 
-#: the functions whose argument's zeros are kinks (or jumps) of the activation
-_NONSMOOTH = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise)
-
-
 def _numeric(expr, *v):
     """A numpy function of ``v`` whose value has the broadcast shape of its arguments (a constant piece of G,
     e.g. ReLU's 0 for z < 0, must still give one value per point)."""
@@ -98,26 +95,15 @@ def _numeric(expr, *v):
 
 
 def _kinks(G: sp.Expr) -> tuple:
-    """The points where G(z) is not smooth: zeros of the arguments of |.|, sign, Heaviside, the tie points of
-    Max/Min and the boundaries of a Piecewise; each must be a fixed real number (a kink of the activation)."""
+    """The points where G(z) is not smooth (:func:`~replicasym.symbolic.kinks.nonsmooth_gaps`); each must be a
+    fixed real number (a kink of the activation)."""
     roots = set()
-    for node in sp.preorder_traversal(G):
-        if not (isinstance(node, _NONSMOOTH) and node.has(_Z)):
-            continue
-        if isinstance(node, (sp.Max, sp.Min)):
-            gaps = [a - b for i, a in enumerate(node.args) for b in node.args[i + 1:]]
-        elif isinstance(node, sp.Piecewise):
-            gaps = [c.lhs - c.rhs for _, c in node.args if isinstance(c, sp.core.relational.Relational)]
-        else:
-            gaps = [node.args[0]]
-        for gap in gaps:
-            found = sp.solve(sp.Eq(gap, 0), _Z, dict=False)
-            for r in found if isinstance(found, list) else []:
-                if not (r.is_number and r.is_real):
-                    raise ValueError(
-                        f"envelope quadrature: the non-smooth point z = {r} of {node} is not a fixed real number"
-                    )
-                roots.add(float(r))
+    for gap in nonsmooth_gaps(G, _Z):
+        found = sp.solve(sp.Eq(gap, 0), _Z, dict=False)
+        for r in found if isinstance(found, list) else []:
+            if not (r.is_number and r.is_real):
+                raise ValueError(f"envelope quadrature: the non-smooth point z = {r} of G is not a fixed real number")
+            roots.add(float(r))
     return tuple(sorted(roots))
 
 
@@ -146,7 +132,7 @@ def _pieces(G: sp.Expr, kinks: tuple) -> list:
     out = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         mid = lo + 1 if hi == np.inf else (hi - 1 if lo == -np.inf else (lo + hi) / 2)
-        out.append(G.replace(lambda e: isinstance(e, _NONSMOOTH) and e.has(_Z), lambda e, m=mid: _branch(e, m)))
+        out.append(G.replace(lambda e: isinstance(e, NONSMOOTH) and e.has(_Z), lambda e, m=mid: _branch(e, m)))
     return out
 
 
