@@ -100,12 +100,13 @@ class Quadrature:
     def split_rule(self, i: int, kinks: list) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and weights of field ``i`` (an eta field) for E over N(0, 1) on [-R, R]: Gauss--Legendre panels
         of ``rule.eta`` nodes between the ``kinks`` (arrays of one broadcast shape, of size 1 along field i's
-        axis), laid out along field i's axis.  R = sqrt(4 eta + 2), about the largest node of the Gauss--Hermite
-        rule of the same size, grows with the rule as that one does: the tilt exp(h sigma) of an unbounded
-        activation moves the eta-measure to ~h c, beyond a fixed [-9, 9] (ReLU at T = 1, alpha = 1: 2e-6 in e),
-        and refining eta must see that."""
+        axis), laid out along field i's axis.  R = 1.5 sqrt(4 eta + 2) (1.5 times about the largest node of the
+        Gauss--Hermite rule of the same size) grows with the rule: the tilt exp(h sigma) of an unbounded
+        activation moves the eta-measure to ~h c, beyond a fixed [-9, 9] (ReLU at T = 1, alpha = 1: 2e-6 in e;
+        at T = 0.3, 5e-3), and refining eta must see that (without the factor 1.5, ReLU at alpha = 1 was not
+        resolved below T = 0.2; with it, down to T = 0.1 and below)."""
         k = len(self.fields)
-        R = max(U_RANGE, float(np.sqrt(4 * self.rule.eta + 2)))
+        R = max(U_RANGE, 1.5 * float(np.sqrt(4 * self.rule.eta + 2)))
         x, w = roots_legendre(self.rule.eta)
         shape = [-1] + [1] * (k - 1 - i)
         x, w = x.reshape(shape), w.reshape(shape)
