@@ -6,7 +6,7 @@ Everything on the page is computed here: the engine's layer block, equations and
 of the derivation trace of :mod:`replicasym.symbolic.layered`), the linear-network checks
 (reference/winer_hanin_mlp.md §5, against random matrices), the alpha -> oo limit, and the nonlinear
 alpha-sweep (tanh, ReLU, sin at alpha in {0.5, 1, 2, 4, 16, oo}: e, q, the finite-alpha replicon and
-T_AT, the O(1/alpha) rate), RS s(E) curves at finite width, with figures (matplotlib, optional).
+T_AT, the O(1/alpha) rate), RS s(E) curves at finite width (tanh, sin, ReLU), with figures (matplotlib, optional).
 Not part of the default test run.
 """
 from __future__ import annotations
@@ -101,7 +101,7 @@ def run(log=print) -> dict:
 
 
 #: s(E) curves: (activation, C_W) at depth 1, temperatures from hot to cold (continuation in T)
-ENTROPY_NETWORKS = (("tanh", 4.0), ("sin", 2.0))
+ENTROPY_NETWORKS = (("tanh", 4.0), ("sin", 2.0), ("relu", 2.0))
 ENTROPY_T = tuple(np.geomspace(2.0, 0.25, 14))
 
 
@@ -296,12 +296,15 @@ def markdown(res, figures) -> str:
            "post-activation norms and overlaps: [mlp-finite-width-mc.md](mlp-finite-width-mc.md) "
            "(`python -m replicasym.studies.mlp_finite_width_mc`)."), "",
           "## Limits", "",
-          ("* RS only at finite α (no 1RSB/FRSB of the layered action); below T_AT the RS numbers are not the "
-          "equilibrium ones."), ("* T = 0 for nonlinear blocks (a Moreau envelope) and E_gs(α): "
+          ("* RS on this page; below T_AT the RS numbers are not the equilibrium ones. The 1RSB equations of the "
+          "layered action are derived for any depth and solved for one hidden layer: "
+          "[mlp-finite-width-1rsb.md](mlp-finite-width-1rsb.md)."), ("* T = 0 for nonlinear blocks (a Moreau envelope) and E_gs(α): "
           "[mlp-finite-width-ground-state.md](mlp-finite-width-ground-state.md) "
           "(`python -m replicasym.studies.mlp_finite_width_ground_state`)."),
-          ("* ReLU: the η-average of a kinked integrand by Gauss–Hermite quadrature limits the kernels' accuracy "
-          "(~1e-2 relative in A_yy at 60 nodes), and its GP T_AT ≈ 0.08 is at the edge of the zipper's range."), ""]
+          ("* ReLU: the η-average has a kink; `replicasym.solvers.layer_quadrature` splits its η panels there "
+          "(Gauss–Hermite across the kink had left e 2% off at T = 1). At low T the tilted η-measure moves out "
+          "to ~√Λ₀ u c and the rule must grow with it; the GP T_AT ≈ 0.08 is at the edge of the zipper's range "
+          "(a failed T_AT scan shows as –)."), ""]
     return "\n".join(L)
 
 
