@@ -452,6 +452,23 @@ def test_nonlinear_ground_state_bounds_the_finite_temperature_energies():
     assert any("Moreau envelope" in n for n in gs.notes)
 
 
+def test_relu_ground_state_approaches_the_gp_limit_as_alpha_to_the_minus_half():
+    """The kink window of the T = 0 envelope (u < 0: the maximiser rests on z = 0; u > 0: it jumps over it)
+    changes phi_0 by -C_W^3 chi_0^2/(24 pi sqrt(alpha)) at large alpha (derived in
+    derivations/mlp-finite-width-ground-state.md; a smooth activation gives O(1/alpha)), so
+    E_gs(alpha) = -sqrt(2) + C_W^3 chi_0^2/(24 pi sqrt(alpha)) + o(alpha^-1/2) for ReLU, C_W = 2; -sqrt(2) is the
+    GP limit's RS ground state (the GP solver, below)."""
+    gp = rs.solve(rs.models.mlp("relu", depth=1, C_W=2.0), T=0, ansatz="rs").energy
+    assert gp == pytest.approx(-np.sqrt(2.0), abs=1e-9)
+    dev = []
+    for a in (4096.0, 16384.0):
+        s = rs.models.mlp("relu", depth=1, C_W=2.0, alpha=a).solve(T=0)
+        predicted = 2.0**3 * s.order_parameters["chi_0"] ** 2 / (24 * np.pi)
+        dev.append((s.energy - gp) * np.sqrt(a) / predicted - 1)
+    # measured when written: 1.4e-3 and 6.5e-4, the next order's alpha^-1/2 relative correction
+    assert abs(dev[0]) < 2e-3 and abs(dev[1]) < 0.6 * abs(dev[0])
+
+
 def test_degenerate_ground_state_is_reported():
     # sin, C_W = 2, alpha = 0.5: the finite-T solution has 1 - q -> 0.60 as T -> 0 (T = 0.1: 0.5989, T = 0.07:
     # 0.6077), so chi_0 = beta (1 - q) diverges and the T = 0 scaling has no solution: a clear error
