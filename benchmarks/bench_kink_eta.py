@@ -29,6 +29,8 @@ from replicasym.symbolic.layered import generic_equations
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_finite_width import _call, _relu_moments_closed_form  # noqa: E402
 
+from _convergence import compare_rules  # noqa: E402
+
 CW, CB, PD, P0, LD, L0 = 2.0, 0.1, 1.0, 0.45, 0.9, 0.6
 
 
@@ -57,23 +59,9 @@ def _value(eta: int, split: bool) -> tuple[float, float]:
 def main() -> None:
     ref = _reference()
     print(f"reference (closed-form eta moments): Q_d = {ref:.12f}")
-    need = {}
-    for name, split, counts in (("gauss-hermite", False, (20, 40, 60, 90, 135, 200, 300)),
-                                ("kink-split GL", True, (10, 15, 20, 25, 30, 40))):
-        for n in counts:
-            v, dt = _value(n, split)
-            err = abs(v - ref)
-            nodes = 2 * n if split else n
-            print(f"{name:14s} {nodes:4d} eta nodes: error {err:.1e}, {dt * 1e3:.0f} ms")
-            if err < 1e-7 and name not in need:
-                need[name] = (nodes, dt)
-    for name, (n, dt) in need.items():
-        print(f"{name}: {n} eta nodes for error < 1e-7 ({dt * 1e3:.0f} ms)")
-    for name in ("gauss-hermite", "kink-split GL"):
-        if name not in need:
-            print(f"{name}: error >= 1e-7 at every node count tried")
-    if len(need) == 2:
-        print(f"ratio (Gauss-Hermite time / kink-split time at 1e-7): {need['gauss-hermite'][1] / need['kink-split GL'][1]:.2f}")
+    compare_rules(ref, (("gauss-hermite", (20, 40, 60, 90, 135, 200, 300), lambda n: (*_value(n, False), n)),
+                        ("kink-split GL", (10, 15, 20, 25, 30, 40), lambda n: (*_value(n, True), 2 * n))),
+                  label="eta nodes")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from _convergence import compare_rules
 
 from replicasym.kernels.activations import activation
 from replicasym.kernels.quadrature import gauss_hermite
@@ -37,21 +38,9 @@ def _value(xi_rule) -> tuple[float, float]:
 def main() -> None:
     ref, _ = _value(_trapezoid(1537))
     print(f"reference (trapezoid, 1537 nodes): dPhi/dq = {ref:.12f}")
-    need = {}
-    for name, rule in (("gauss-hermite", gauss_hermite), ("trapezoid", _trapezoid)):
-        for n in (25, 40, 49, 80, 97, 135, 193, 300):
-            v, dt = _value(rule(n))
-            err = abs(v - ref)
-            print(f"{name:14s} {n:4d} nodes: error {err:.1e}, {dt * 1e3:.0f} ms")
-            if err < 1e-7 and name not in need:
-                need[name] = (n, dt)
-    for name, (n, dt) in need.items():
-        print(f"{name}: {n} nodes for error < 1e-7 ({dt * 1e3:.0f} ms)")
-    for name in ("gauss-hermite", "trapezoid"):
-        if name not in need:
-            print(f"{name}: error >= 1e-7 at every node count tried")
-    if len(need) == 2:
-        print(f"ratio (Gauss-Hermite time / trapezoid time at 1e-7): {need['gauss-hermite'][1] / need['trapezoid'][1]:.2f}")
+    counts = (25, 40, 49, 80, 97, 135, 193, 300)
+    compare_rules(ref, ((name, counts, lambda n, rule=rule: (*_value(rule(n)), n))
+                        for name, rule in (("gauss-hermite", gauss_hermite), ("trapezoid", _trapezoid))))
 
 
 if __name__ == "__main__":
