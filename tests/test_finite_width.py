@@ -227,6 +227,25 @@ def test_cli_done_criterion(capsys):
     assert {"Q1_d", "chi1", "mu1", "lambda1"} <= set(obj["order_parameters"])
 
 
+def test_replicon_that_overflows_is_reported_not_returned(monkeypatch):
+    """At low T the replicon kernels' Cameron-Martin weights overflow (tanh, C_W = 4, alpha = 0.5: NaN at
+    T = 0.065, where Lambda_0 = 1.9e3).  A NaN replicon compares as neither > 0 nor <= 0, so replicon_line
+    used to run past it and report 'RS stable'; now replicon raises, solve keeps the solution with
+    replicon None and a note, and replicon_line ends its scan there (T_reached)."""
+    m = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5)
+    real = zmod._compiled_replicon
+
+    def nan_kernels(act, rule):
+        kernels, recursion, lam, K = real(act, rule)
+        return tuple(lambda *v: np.full(np.broadcast(*v).shape, np.nan) for _ in kernels), recursion, lam, K
+    monkeypatch.setattr(zmod, "_compiled_replicon", nan_kernels)
+    s = m.solve(T=0.5)
+    assert s.replicon is None and any("replicon not evaluated" in n for n in s.notes)
+    assert np.isfinite(s.energy)
+    with pytest.raises(ConvergenceError, match="not finite"):
+        zmod.replicon_line(m, T_max=0.6, T_min=0.5, points=2)
+
+
 def test_bad_input_and_non_convergence(monkeypatch):
     with pytest.raises(ParameterError, match="one value or one per hidden layer"):
         rs.models.mlp("tanh", depth=3, alpha=[1.0, 2.0])

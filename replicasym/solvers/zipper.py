@@ -148,6 +148,11 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0) 
                    C_W, C_b)
     P = sys_.prev(profile.x, profile.Q)
     A = [sys_.call(f, P=P, Lam=profile.Lam) for f in kernels]
+    if not all(np.all(np.isfinite(a)) for a in A):
+        # the Cameron-Martin weights exp(eta y/c) of the kernels overflow when c = sqrt(Sigma_d - Sigma_0) is small
+        raise ConvergenceError(f"replicon: the kernels A_yy, A_yh, A_hh are not finite at this temperature "
+                               f"(Lambda_0 = {float(np.max(profile.Lam[:, 1])):.4g}, 1 - q = {1 - profile.x:.3g}): "
+                               "too cold for their quadrature", residual=np.inf)
     for ell in range(sys_.L - 1, -1, -1):
         K = float(recursion(K, sys_.alphas[ell], sys_.cw, A[0][ell], A[1][ell], A[2][ell]))
     return float(lam(K, profile.x))
@@ -440,14 +445,15 @@ def replicon_line(model, T_max: float = 2.0, T_min: float = 0.05, points: int = 
     Ts, lams, profs = [], [], []
     prof = None
     for T in np.geomspace(T_max, T_min, int(points)):
-        try:
+        try:  # the scan ends where the zipper or the replicon's quadrature fails (T_reached says where)
             prof = zipper(eqs, alphas, 1 / T, cw, cb, start=prof)
+            lam_T = replicon(act, prof, alphas, cw, cb)
         except ConvergenceError:
             if not Ts:
                 raise
             break
         Ts.append(float(T))
-        lams.append(replicon(act, prof, alphas, cw, cb))
+        lams.append(lam_T)
         profs.append(prof)
         if len(Ts) > 1 and lams[-2] > 0 >= lams[-1]:
             hot = profs[-2]
@@ -502,8 +508,8 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
     notes = ["finite width: RS, solved by the zipper (forward Q, backward Lambda) and Newton"]
     if zero:
         if eqs.block.envelope:
-            notes.append("T = 0: each neuron's thermal average is a Moreau envelope max_delta[G(y + delta) - "
-                         "delta^2/2s]; its global maximiser and the jumps of the maximiser are located numerically "
+            notes.append("T = 0: each neuron's thermal average is a Moreau envelope max_z[G(z) - (z - y)^2/2s]; its "
+                         "global maximiser, its jumps and its kinks are located numerically "
                          "(replicasym.solvers.envelope_quadrature)")
         notes.append("T = 0: the replicon is derived at T > 0 only (rescaled variables not done)")
         energy = -prof.free_entropy
@@ -511,7 +517,11 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
                         energy=energy, entropy=None, order_parameters=ops, replicon=None, converged=True,
                         residual=prof.residual, notes=notes, profile=profile)
     phi, e = prof.free_entropy, prof.energy
-    lam_R = replicon(model.activation, prof, model.alphas, model.C_W, model.C_b)
+    try:
+        lam_R = replicon(model.activation, prof, model.alphas, model.C_W, model.C_b)
+    except ConvergenceError as exc:  # the solution stands; its stability is not known
+        lam_R = None
+        notes.append(f"replicon not evaluated: {exc}")
     return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=float(T) if T is not None else 1 / b,
                     free_entropy=phi, energy=e, entropy=phi + b * e, order_parameters=ops, replicon=lam_R,
                     converged=True, residual=prof.residual, notes=notes, profile=profile)

@@ -72,7 +72,7 @@ def run(log=print) -> dict:
                         continue
                     sweep.append({"activation": name, "C_W": cw, "depth": depth, "T": T, "alpha": a, **r})
                     log(f"  {name} L={depth} C_W={cw} T={T} alpha={a}: e={r['e']:.6f} q={r['q']:.6f} "
-                        f"lambda_R={r['replicon']:.5f} ({time.time() - t0:.1f}s)")
+                        f"lambda_R={_fmt(r['replicon'])} ({time.time() - t0:.1f}s)")
             for a in ALPHAS:
                 t0 = time.time()
                 try:
@@ -92,6 +92,8 @@ def run(log=print) -> dict:
             continue
         for x in ("e", "q", "replicon"):
             inv = np.array([1 / a for a in RATE_ALPHAS])
+            if any(rows[a][x] is None for a in (*RATE_ALPHAS, np.inf)):  # a replicon not evaluated
+                continue
             dev = np.array([abs(rows[a][x] - rows[np.inf][x]) for a in RATE_ALPHAS])
             slope = float(np.polyfit(np.log(inv), np.log(dev), 1)[0]) if np.all(dev > 0) else float("nan")
             rates.append({"activation": key[0], "depth": key[1], "T": key[2], "x": x, "slope": slope,
@@ -149,8 +151,9 @@ def _figures(res, outdir, log) -> list[str]:
                 fin = sorted((r for r in rows if np.isfinite(r["alpha"])), key=lambda r: r["alpha"])
                 if not gp or not fin:
                     continue
-                ax.loglog([1 / r["alpha"] for r in fin], [abs(r[x] - gp[0][x]) for r in fin], "o-",
-                          label=f"{name} L={depth} T={T}")
+                pts = [(1 / r["alpha"], abs(r[x] - gp[0][x])) for r in fin if None not in (r[x], gp[0][x])]
+                if pts:
+                    ax.loglog(*zip(*pts), "o-", label=f"{name} L={depth} T={T}")
         inv = np.array([1 / 256, 2.0])
         ax.loglog(inv, 0.1 * inv, "k--", lw=0.8, label="∝ 1/α")
         ax.set_xlabel("1/α")
@@ -181,10 +184,10 @@ def _figures(res, outdir, log) -> list[str]:
     for ax, (name, cw) in zip(np.atleast_1d(axes), ENTROPY_NETWORKS):
         for a in ALPHAS:
             rows = [r for r in res["entropy"] if (r["activation"], r["alpha"]) == (name, a)]
-            stable = [r for r in rows if r["replicon"] > 0]
+            stable = [r for r in rows if r["replicon"] is not None and r["replicon"] > 0]
             line = ax.plot([r["e"] for r in stable], [r["s"] for r in stable], "o-", ms=3,
                            label=f"α = {_alpha(a)}")[0]
-            unstable = [r for r in rows if r["replicon"] <= 0]
+            unstable = [r for r in rows if r["replicon"] is not None and r["replicon"] <= 0]
             if unstable:
                 ax.plot([r["e"] for r in unstable], [r["s"] for r in unstable], "x--", color=line.get_color(), ms=3)
         ax.set_title(f"{name}, C_W = {cw:g}, depth 1 (x: RS unstable)", fontsize=9)
@@ -282,8 +285,8 @@ def markdown(res, figures) -> str:
     for name, cw in ENTROPY_NETWORKS:
         for a in ALPHAS:
             rows = [r for r in res["entropy"] if (r["activation"], r["alpha"]) == (name, a)]
-            stable = [r for r in rows if r["replicon"] > 0]
-            unstable = [r for r in rows if r["replicon"] <= 0]
+            stable = [r for r in rows if r["replicon"] is not None and r["replicon"] > 0]
+            unstable = [r for r in rows if r["replicon"] is not None and r["replicon"] <= 0]
             if not stable:
                 continue
             low = stable[-1]
