@@ -218,12 +218,12 @@ def markdown(res, figures) -> str:
            "α·O(ε⁴) = O(1/α). For ReLU the maximiser rests on the kink (u < 0, 0 < y < sε|u|) or jumps over it "
            "(u > 0, −sεu/2 < y < 0) in a window of width O(ε). There the envelope differs from its regular part "
            "(εuσ(y) + sε²u²σ'(y)²/2) by −(y + sεu)²/2s and by εuy + sε²u²/2, and the windows give"), "",
-          "$$\Delta\,\mathbb E\max_z = p_y(0)\,s^2\varepsilon^3\Big(\tfrac18\mathbb E[u^3;u>0] - "
-          "\tfrac16\mathbb E[|u|^3;u<0]\Big) = -\frac{p_y(0)\,s^2\varepsilon^3}{24}\sqrt{\frac2\pi},"
-          "\qquad p_y(0) = \frac1{\sqrt{2\pi C_W}}.$$", "",
+          r"$$\Delta\,\mathbb E\max_z = p_y(0)\,s^2\varepsilon^3\Big(\tfrac18\mathbb E[u^3;u>0] - "
+          r"\tfrac16\mathbb E[|u|^3;u<0]\Big) = -\frac{p_y(0)\,s^2\varepsilon^3}{24}\sqrt{\frac2\pi},"
+          r"\qquad p_y(0) = \frac1{\sqrt{2\pi C_W}}.$$", "",
           ("The action is stationary, so this is the first-order change of φ_0 = −E_gs; times α "
            "(αε³ = C_W^{3/2}/√α):"), "",
-          "$$E_{gs}(\alpha) - E_{gs}^{RS}(\infty) = \frac{C_W^3\chi_0^2}{24\pi\sqrt\alpha} + o(\alpha^{-1/2}).$$", "",
+          r"$$E_{gs}(\alpha) - E_{gs}^{RS}(\infty) = \frac{C_W^3\chi_0^2}{24\pi\sqrt\alpha} + o(\alpha^{-1/2}).$$", "",
           ("The solver (which knows nothing of this expansion) against the formula, with χ_0 of the same solution "
            f"and E_gs^RS(∞) = {gp_relu:.9f} (the GP solver):"), "",
           "| α | E_gs | (E_gs − E_gs^RS(∞))·√α | C_W³χ_0²/(24π) |", "|---|---|---|---|"]
