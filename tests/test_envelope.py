@@ -229,3 +229,45 @@ def test_envelope_problem_splits_kinked_activations():
     arg = maximisers(eqs.forward[0])[0]
     with pytest.raises(ValueError, match="jumps"):
         eq._problem(arg, XI, U, tuple(sorted(arg.free_symbols - {XI, U}, key=str)))
+
+
+def test_thermal_mixing_across_a_jump_gives_beta_cubed():
+    """The T -> 0 replicon's jump term (solvers.zipper.zero_temperature_replicon): across a jump of the
+    maximiser, log Z(y) = log E_eta exp(beta G(y + sqrt(s/beta) eta)) mixes the two branches and
+    int dy (d^2 log Z/dy^2)^2 = beta^3 |Delta|^3/6, Delta = [z*]/s.  Checked on the exact log Z of
+    G = a relu(z) (closed form in normal CDFs; the maximiser jumps from y to y + s a at y = -s a/2, Delta = a),
+    by finite differences, independently of the engine."""
+    from scipy.special import log_ndtr
+    a_, s_ = 1.3, 0.8
+
+    def log_z(yv, bv):
+        e0 = -yv / np.sqrt(s_ / bv)
+        return np.logaddexp(log_ndtr(e0), bv * a_ * yv + bv * a_**2 * s_ / 2 + log_ndtr(a_ * np.sqrt(bv * s_) - e0))
+    ratios = []
+    for bv in (50.0, 800.0):
+        w = 1 / (bv * a_)
+        yv = np.linspace(-s_ * a_ / 2 - 40 * w, -s_ * a_ / 2 + 40 * w, 40001)
+        step = yv[1] - yv[0]
+        f = log_z(yv, bv)
+        d2 = (f[2:] - 2 * f[1:-1] + f[:-2]) / step**2
+        ratios.append(np.sum(d2**2) * step / (bv**3 * a_**3 / 6))
+    assert ratios[0] == pytest.approx(1.0, abs=1e-4) and ratios[1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_replicon_moments_for_relu_against_closed_forms():
+    """EnvelopeRule.replicon_moments for ReLU at mu = 0 (the depth-1 top layer): the maximiser rests on the
+    kink for u < 0, 0 < y < s eps|u| (M'' = -1/s there, 0 elsewhere), and jumps by s eps u at y = -s eps u/2 for
+    u > 0 (Delta = eps u), eps = sqrt(lambda): both moments as one-dimensional integrals over u (scipy quad)."""
+    from scipy.stats import norm
+    eqs = generic_equations(activation("relu"), "zero")
+    arg = maximisers(eqs.forward[0])[0]
+    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+    vals = {"C_W": 2.0, "C_b": 0.0, "P_d": 1.0, "chi_P": 0.7, "lambda": 1.5, "mu": 0.0}
+    rule = eq.EnvelopeRule(eq._problem(arg, XI, U, syms), tuple(vals[str(t)] for t in syms))
+    smooth, jumps = rule.replicon_moments()
+    sv, slope, eps = 2.0 * 0.7, np.sqrt(2.0), np.sqrt(1.5)
+    window = quad(lambda uv: norm.pdf(uv) * (norm.cdf(sv * eps * uv / slope) - 0.5), 0, 12)[0]  # u -> -u
+    jump = quad(lambda uv: norm.pdf(uv) * norm.pdf(sv * eps * uv / 2 / slope) / slope * (eps * uv) ** 3 / 6, 0, 12)[0]
+    # the rule refines u on other integrands (its proxies, to 1e-10): these come out to ~1e-7
+    assert smooth == pytest.approx(window / sv**2, rel=1e-6)
+    assert jumps == pytest.approx(jump, rel=1e-6)

@@ -488,6 +488,19 @@ def test_relu_ground_state_approaches_the_gp_limit_as_alpha_to_the_minus_half():
     assert abs(dev[0]) < 2e-3 and abs(dev[1]) < 0.6 * abs(dev[0])
 
 
+def test_zero_temperature_replicon_of_relu():
+    """ReLU at T = 0, alpha = 1: the maximiser jumps over the convex kink (u > 0), so lambda_R -> -oo as T -> 0
+    (replicon None) and the note gives lambda_0, c_J and the T_AT estimate c_J/lambda_0; the same numbers as
+    zero_temperature_replicon (whose parts are checked against closed forms in tests/test_envelope.py)."""
+    s = rs.models.mlp("relu", depth=1, C_W=2.0, alpha=1.0).solve(T=0)
+    assert s.replicon is None
+    note = next(n for n in s.notes if n.startswith("T -> 0 replicon"))
+    eqs = generic_equations(activation("relu"), "zero")
+    lam_0, c_J = zmod.zero_temperature_replicon(eqs, zmod.zipper(eqs, [1.0], 1.0, 2.0, 0.0), 1.0, 2.0, 0.0)
+    assert 0 < lam_0 < 1 and c_J > 0
+    assert f"lambda_0 = {lam_0:.6g}" in note and f"{c_J / lam_0:.3g}" in note and "unstable at T = 0" in note
+
+
 def test_degenerate_ground_state_is_reported():
     # sin, C_W = 2, alpha = 0.5: the finite-T solution has 1 - q -> 0.60 as T -> 0 (T = 0.1: 0.5989, T = 0.07:
     # 0.6077), so chi_0 = beta (1 - q) diverges and the T = 0 scaling has no solution: a clear error
@@ -545,6 +558,28 @@ def test_relu_ground_state_is_the_low_temperature_limit():
     gs = m.solve(T=0)
     assert fit[0] == pytest.approx(gs.energy, abs=3e-3)
     assert gs.energy < es[-1]
+
+
+@pytest.mark.slow
+def test_zero_temperature_replicon_is_the_low_temperature_limit():
+    """tanh, C_W = 4, alpha = 0.5, depth 1: the finite-T replicon at T = 0.14, 0.1, 0.08 (0.76843, 0.75367,
+    0.74451 when written), with the derived jump term c_J/T added back, extrapolates quadratically to the
+    T = 0 lambda_0 of zero_temperature_replicon (0.71050; the extrapolation gave 0.7126).  The jump term is
+    tiny here (c_J = 5.5e-4: T_AT ~ 8e-4), so this checks the smooth part."""
+    m = rs.models.mlp("tanh", depth=1, C_W=4.0, alpha=0.5)
+    eqs = generic_equations(m.activation, "finite")
+    Ts, lams, prof = [], [], None
+    for T in (0.3, 0.2, 0.14, 0.1, 0.08):
+        prof = zmod.zipper(eqs, [0.5], 1 / T, 4.0, 0.0, start=prof)
+        if T <= 0.14:
+            Ts.append(T)
+            lams.append(zmod.replicon(m.activation, prof, [0.5], 4.0, 0.0))
+    zeqs = generic_equations(m.activation, "zero")
+    lam_0, c_J = zmod.zero_temperature_replicon(zeqs, zmod.zipper(zeqs, [0.5], 1.0, 4.0, 0.0), 0.5, 4.0, 0.0)
+    assert 0 < c_J < 1e-3
+    Ts = np.array(Ts)
+    fit = np.polyfit(Ts, np.array(lams) + c_J / Ts, 2)
+    assert fit[-1] == pytest.approx(lam_0, abs=5e-3)
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ from ..symbolic.envelope import Argmax, Maximum, maximisers
 from ..symbolic.gaussian import GaussianExpectation
 from ..symbolic.kinks import NONSMOOTH, nonsmooth_gaps
 
-__all__ = ["EnvelopeRule", "compile_envelope"]
+__all__ = ["EnvelopeRule", "compile_envelope", "rule_at"]
 
 #: the half-width of the u and xi ranges (standard Gaussian weight below 1e-17 beyond)
 RANGE = 9.0
@@ -386,6 +386,32 @@ class EnvelopeRule:
             roots.append((a + b) / 2)
         return roots
 
+    def replicon_moments(self) -> tuple[float, float]:
+        r"""The two moments of the envelope's curvature in y that fix the replicon as T -> 0
+        (:func:`replicasym.solvers.zipper.zero_temperature_replicon`):
+
+        * :math:`\mathbb E[M''(y)^2]` on the smooth part, :math:`M'' = (z^{*\prime}(y) - 1)/s` with
+          :math:`z^{*\prime} = 1/(1 - sG''(z^*))`, and :math:`z^{*\prime} = 0` where the maximiser rests on a kink;
+        * the jump sum :math:`\mathbb E_u\sum_J p_y(y_J)|\Delta_J|^3/6`, :math:`\Delta_J = [z^*]_J/s` (the jump
+          of :math:`M' = (z^* - y)/s`), :math:`p_y` the density of y.  The jumps sit on the ends of the graded
+          panels of a jump cell; they are read off as node pairs whose z* differs by far more than z*' allows."""
+        on_kink = np.isin(self.z, self.p.kinks) if self.p.kinks else np.zeros(self.z.shape, dtype=bool)
+        with np.errstate(divide="ignore"):
+            dz = np.where(on_kink, 0.0, 1 / (1 - self.s * self.p.d2G(self.z, self.u, *self.params)))
+        smooth = float(np.sum(self.w * ((dz - 1) / self.s) ** 2))
+        jumps = 0.0
+        for row in range(self.u.shape[0]):
+            keep = self.w[row] > 0
+            order = np.argsort(self.xi[row][keep])
+            x, z, d = self.xi[row][keep][order], self.z[row][keep][order], dz[row][keep][order]
+            step = np.diff(z)
+            allowed = np.maximum(np.abs(d[1:]), np.abs(d[:-1])) * abs(self.slope) * np.diff(x)
+            for j in np.flatnonzero(np.abs(step) > 100 * allowed + 1e-7):
+                xj = (x[j] + x[j + 1]) / 2
+                density = np.exp(-xj**2 / 2) / np.sqrt(2 * np.pi) / abs(self.slope)
+                jumps += np.sum(self.w[row]) * density * abs(step[j] / self.s) ** 3 / 6
+        return smooth, float(jumps)
+
     def _proxies(self, u, xi, w, z):
         """Per u node, the xi-integrals that decide the u-refinement: the envelope, delta*^2, xi delta* (delta* =
         z* - y),
@@ -583,6 +609,12 @@ def _outer_expectations(expr: sp.Expr, xi, u) -> list:
 @functools.lru_cache(maxsize=256)
 def _rule(prob: _Problem, params: tuple) -> EnvelopeRule:
     return EnvelopeRule(prob, params)
+
+
+def rule_at(argmax: Argmax, args: tuple, values: tuple, xi: sp.Symbol, u: sp.Symbol) -> EnvelopeRule:
+    """The (cached) rule of one maximiser at the parameter values ``values`` of the symbols ``args``."""
+    used = tuple(s for s in args if s in argmax.free_symbols)
+    return _rule(_problem(argmax, xi, u, used), tuple(float(values[args.index(s)]) for s in used))
 
 
 def compile_envelope(expr: sp.Expr, args: tuple, xi: sp.Symbol, u: sp.Symbol):

@@ -42,7 +42,7 @@ import sympy as sp
 
 from ..errors import ConvergenceError, ParameterError
 from ..solution import Solution
-from ..symbolic.envelope import has_maximiser
+from ..symbolic.envelope import has_maximiser, maximisers
 from ..symbolic.gaussian import GaussianExpectation
 from ..symbolic.layered import (
     ALPHA,
@@ -58,7 +58,7 @@ from ..symbolic.layered import (
     generic_replicon,
     layer_observables,
 )
-from .envelope_quadrature import compile_envelope
+from .envelope_quadrature import compile_envelope, rule_at
 from .layer_quadrature import FIRST_RULE, Quadrature, Rule, compile_expression, resolved
 
 __all__ = ["QUADRATURE_TOLERANCE", "TOLERANCE", "CompiledEquations",
@@ -156,6 +156,32 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0) 
     for ell in range(sys_.L - 1, -1, -1):
         K = float(recursion(K, sys_.alphas[ell], sys_.cw, A[0][ell], A[1][ell], A[2][ell]))
     return float(lam(K, profile.x))
+
+
+def zero_temperature_replicon(eqs: LayerEquations, profile: Profile, alpha: float, cw: float,
+                              cb: float) -> tuple[float, float]:
+    r"""The finite-alpha replicon as T -> 0 for one hidden layer with a Moreau-envelope block:
+    :math:`\lambda_R(T) = \lambda_0 - c_J/T + o(1)`; returns :math:`(\lambda_0, c_J)`.
+
+    With :math:`1 - q = \chi_0 T` and :math:`\log Z_1 = \beta M(y) + O(\log\beta)`, :math:`M` the neuron's
+    envelope, the depth-1 replicon :math:`1 - (1-q)^2\alpha C_W^2\,\mathbb E[(\partial_y^2\log Z_1)^2]` has two
+    parts.  Where :math:`z^*` is smooth, :math:`\partial_y^2\log Z_1 \to \beta M''` and
+    :math:`\lambda_0 = 1 - \alpha C_W^2\chi_0^2\,\mathbb E[M''^2]`.  Across a jump of the maximiser the two
+    branches mix thermally, :math:`\log Z_1 \approx \log(e^{\beta M_1} + e^{\beta M_2})`, so
+    :math:`\partial_y^2\log Z_1 \ni \beta^2p(1-p)\Delta^2` over a width :math:`1/\beta|\Delta|`,
+    :math:`\Delta = M_1' - M_2' = [z^*]/s`, and :math:`\int dy\,(\beta^2p(1-p)\Delta^2)^2 = \beta^3|\Delta|^3/6`:
+    :math:`c_J = \alpha C_W^2\chi_0^2\,\mathbb E_u\sum_J p_y(y_J)|\Delta_J|^3/6`.  A jumping maximiser
+    (tanh at C_W = 4, ReLU's convex kink for u > 0) thus makes RS unstable at low enough T at every finite
+    width, below roughly :math:`T \approx c_J/\lambda_0` (derived here; not in the reference)."""
+    a = maximisers(eqs.forward[0])[0]
+    args = _arguments(eqs)
+    # layer 1: P = (1, chi_0) (the input's P_d and chi_P), its conjugates (mu, lambda) from the profile
+    values = dict(zip((*eqs.block.prev, *eqs.block.conj), (1.0, float(profile.x), *map(float, profile.Lam[0]))))
+    values.update({C_W: cw, C_B: cb})
+    rule = rule_at(a, args, tuple(values.get(s, 0.0) for s in args), XI, U)
+    smooth, jumps = rule.replicon_moments()
+    scale = alpha * cw**2 * float(profile.x) ** 2
+    return 1 - scale * smooth, scale * jumps
 
 
 @functools.lru_cache(maxsize=16)
@@ -511,10 +537,25 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
             notes.append("T = 0: each neuron's thermal average is a Moreau envelope max_z[G(z) - (z - y)^2/2s]; its "
                          "global maximiser, its jumps and its kinks are located numerically "
                          "(replicasym.solvers.envelope_quadrature)")
-        notes.append("T = 0: the replicon is derived at T > 0 only (rescaled variables not done)")
+        lam_0 = None
+        if eqs.block.envelope and len(model.alphas) == 1:
+            lam_0, c_J = zero_temperature_replicon(eqs, prof, model.alphas[0], model.C_W, model.C_b)
+            note = (f"T -> 0 replicon (one hidden layer): lambda_R(T) = lambda_0 - c_J/T + o(1) with lambda_0 = "
+                    f"{lam_0:.6g}, c_J = {c_J:.6g}; ")
+            if lam_0 <= 0:
+                note += "lambda_0 <= 0: RS is unstable at low T"
+            elif c_J > 0:
+                note += (f"the maximiser jumps, so lambda_R -> -oo and RS is unstable at T = 0; the asymptotic form "
+                         f"crosses zero at T = c_J/lambda_0 = {c_J / lam_0:.3g} (an estimate of T_AT)")
+            else:
+                note += "no jumps: the replicon at T = 0 is lambda_0"
+            notes.append(note)
+            lam_0 = lam_0 if c_J == 0 else None
+        else:
+            notes.append("T = 0: the replicon is derived for one hidden layer with a nonlinear activation only")
         energy = -prof.free_entropy
         return Solution(model="mlp", params=model.public_params(), ansatz="rs", T=0.0, free_entropy=None,
-                        energy=energy, entropy=None, order_parameters=ops, replicon=None, converged=True,
+                        energy=energy, entropy=None, order_parameters=ops, replicon=lam_0, converged=True,
                         residual=prof.residual, notes=notes, profile=profile)
     phi, e = prof.free_entropy, prof.energy
     try:

@@ -1,6 +1,6 @@
 r"""Finite-width random MLP (issue 7): write ``derivations/mlp-finite-width.md`` from the engine.
 
-    python -m replicasym.studies.mlp_finite_width -o derivations        # ~20 min on 2 cores
+    python -m replicasym.studies.mlp_finite_width -o derivations -j 2      # networks in 2 processes
 
 Everything on the page is computed here: the engine's layer block, equations and replicon (the LaTeX
 of the derivation trace of :mod:`replicasym.symbolic.layered`), the linear-network checks
@@ -57,35 +57,50 @@ def _gp_at(name, depth, cw, T_max, T_min):
     return None
 
 
-def run(log=print) -> dict:
-    """All numbers of the page: {"sweep": rows, "at": rows, "rates": rows}."""
-    sweep, at, rates = [], [], []
-    for name, cw, temps, (T_max, T_min) in NETWORKS:
-        for depth in DEPTHS:
-            for T in temps:
-                for a in ALPHAS + RATE_ALPHAS[1:]:
-                    t0 = time.time()
-                    try:
-                        r = _solve(name, depth, cw, a, T)
-                    except ConvergenceError as exc:
-                        log(f"  {name} L={depth} alpha={a} T={T}: {exc}")
-                        continue
-                    sweep.append({"activation": name, "C_W": cw, "depth": depth, "T": T, "alpha": a, **r})
-                    log(f"  {name} L={depth} C_W={cw} T={T} alpha={a}: e={r['e']:.6f} q={r['q']:.6f} "
-                        f"lambda_R={_fmt(r['replicon'])} ({time.time() - t0:.1f}s)")
-            for a in ALPHAS:
-                t0 = time.time()
-                try:
-                    if np.isinf(a):
-                        T_AT = _gp_at(name, depth, cw, T_max, T_min)
-                    else:
-                        T_AT = replicon_line(rs.models.mlp(name, depth=depth, C_W=cw, alpha=a), T_max=T_max,
-                                             T_min=T_min)["T_AT"]
-                except ConvergenceError as exc:
-                    log(f"  T_AT {name} L={depth} alpha={a}: {exc}")
-                    T_AT = float("nan")
-                at.append({"activation": name, "C_W": cw, "depth": depth, "alpha": a, "T_AT": T_AT})
-                log(f"  T_AT {name} L={depth} alpha={a}: {T_AT} ({time.time() - t0:.1f}s)")
+def _network(task) -> tuple[list, list]:
+    """The sweep rows and T_AT rows of one (activation, C_W, temperatures, T range, depth)."""
+    name, cw, temps, (T_max, T_min), depth = task
+    sweep, at = [], []
+    for T in temps:
+        for a in ALPHAS + RATE_ALPHAS[1:]:
+            t0 = time.time()
+            try:
+                r = _solve(name, depth, cw, a, T)
+            except ConvergenceError as exc:
+                print(f"  {name} L={depth} alpha={a} T={T}: {exc}", flush=True)
+                continue
+            sweep.append({"activation": name, "C_W": cw, "depth": depth, "T": T, "alpha": a, **r})
+            print(f"  {name} L={depth} C_W={cw} T={T} alpha={a}: e={r['e']:.6f} q={r['q']:.6f} "
+                  f"lambda_R={_fmt(r['replicon'])} ({time.time() - t0:.1f}s)", flush=True)
+    for a in ALPHAS:
+        t0 = time.time()
+        try:
+            if np.isinf(a):
+                T_AT = _gp_at(name, depth, cw, T_max, T_min)
+            else:
+                T_AT = replicon_line(rs.models.mlp(name, depth=depth, C_W=cw, alpha=a), T_max=T_max,
+                                     T_min=T_min)["T_AT"]
+        except ConvergenceError as exc:
+            print(f"  T_AT {name} L={depth} alpha={a}: {exc}", flush=True)
+            T_AT = float("nan")
+        at.append({"activation": name, "C_W": cw, "depth": depth, "alpha": a, "T_AT": T_AT})
+        print(f"  T_AT {name} L={depth} alpha={a}: {T_AT} ({time.time() - t0:.1f}s)", flush=True)
+    return sweep, at
+
+
+def run(jobs: int = 1) -> dict:
+    """All numbers of the page: {"sweep": rows, "at": rows, "rates": rows, "entropy": rows}.  The networks
+    (and s(E) curves) are independent tasks, run in ``jobs`` processes (the result does not depend on it)."""
+    from concurrent.futures import ProcessPoolExecutor
+    tasks = [(*net, depth) for net in NETWORKS for depth in DEPTHS]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            parts, curves = list(pool.map(_network, tasks)), list(pool.map(_entropy_curve, ENTROPY_NETWORKS))
+    else:
+        parts, curves = list(map(_network, tasks)), list(map(_entropy_curve, ENTROPY_NETWORKS))
+    sweep = [r for p in parts for r in p[0]]
+    at = [r for p in parts for r in p[1]]
+    rates = []
     for key in {(r["activation"], r["depth"], r["T"]) for r in sweep}:
         rows = {r["alpha"]: r for r in sweep if (r["activation"], r["depth"], r["T"]) == key}
         if np.inf not in rows or not all(a in rows for a in RATE_ALPHAS):
@@ -99,7 +114,7 @@ def run(log=print) -> dict:
             rates.append({"activation": key[0], "depth": key[1], "T": key[2], "x": x, "slope": slope,
                           "coefficient": float(dev[-1] * RATE_ALPHAS[-1])})
     rates.sort(key=lambda r: (r["activation"], r["depth"], r["T"], r["x"]))
-    return {"sweep": sweep, "at": at, "rates": rates, "entropy": _entropy_curves(log)}
+    return {"sweep": sweep, "at": at, "rates": rates, "entropy": [r for c in curves for r in c]}
 
 
 #: s(E) curves: (activation, C_W) at depth 1, temperatures from hot to cold (continuation in T)
@@ -107,23 +122,23 @@ ENTROPY_NETWORKS = (("tanh", 4.0), ("sin", 2.0), ("relu", 2.0))
 ENTROPY_T = tuple(np.geomspace(2.0, 0.25, 14))
 
 
-def _entropy_curves(log) -> list[dict]:
-    """(e(T), s(T)) along ENTROPY_T for every width: the RS entropy as a function of the energy.  A point
-    whose solve fails ends its curve (logged); the replicon marks where RS is no longer stable."""
+def _entropy_curve(network) -> list[dict]:
+    """(e(T), s(T)) along ENTROPY_T for every width of one (activation, C_W): the RS entropy as a function of
+    the energy.  A curve whose scan fails is left out (logged); the replicon marks where RS is no longer
+    stable."""
+    name, cw = network
     rows = []
-    for name, cw in ENTROPY_NETWORKS:
-        for a in ALPHAS:
-            m = rs.models.mlp(name, depth=1, C_W=cw) if np.isinf(a) else rs.models.mlp(name, depth=1, C_W=cw,
-                                                                                      alpha=a)
-            t0 = time.time()
-            try:
-                sols = rs.scan(m, "rs", list(ENTROPY_T))
-            except ConvergenceError as exc:
-                log(f"  s(E) {name} alpha={a}: {exc}")
-                continue
-            rows += [{"activation": name, "C_W": cw, "alpha": a, "T": s.T, "e": s.energy, "s": s.entropy,
-                      "replicon": s.replicon} for s in sols]
-            log(f"  s(E) {name} alpha={a}: {len(sols)} points ({time.time() - t0:.1f}s)")
+    for a in ALPHAS:
+        m = rs.models.mlp(name, depth=1, C_W=cw) if np.isinf(a) else rs.models.mlp(name, depth=1, C_W=cw, alpha=a)
+        t0 = time.time()
+        try:
+            sols = rs.scan(m, "rs", list(ENTROPY_T))
+        except ConvergenceError as exc:
+            print(f"  s(E) {name} alpha={a}: {exc}", flush=True)
+            continue
+        rows += [{"activation": name, "C_W": cw, "alpha": a, "T": s.T, "e": s.energy, "s": s.entropy,
+                  "replicon": s.replicon} for s in sols]
+        print(f"  s(E) {name} alpha={a}: {len(sols)} points ({time.time() - t0:.1f}s)", flush=True)
     return rows
 
 
@@ -312,7 +327,7 @@ def markdown(res, figures) -> str:
 
 
 def main(argv=None) -> int:
-    return write_page("mlp-finite-width", __doc__.splitlines()[0], run, markdown, _figures, argv)
+    return write_page("mlp-finite-width", __doc__.splitlines()[0], run, markdown, _figures, argv, parallel=True)
 
 
 if __name__ == "__main__":
