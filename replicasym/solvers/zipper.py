@@ -142,20 +142,31 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0) 
     r"""The finite-alpha replicon :math:`\lambda_R = 1 - (1-q)^2K_0` of a finite-temperature profile
     (:func:`replicasym.symbolic.layered.replicon_kernels`): the per-layer kernels
     :math:`A_{yy}, A_{yh}, A_{hh}` at the solution, then the curvature recursion from
-    :math:`K_L = 0` down to the input."""
-    kernels, recursion, lam, K = _compiled_replicon(act, profile.rule)
-    sys_ = _System(compile_equations(generic_equations(act, "finite"), profile.rule), alphas, 1.0,
-                   C_W, C_b)
-    P = sys_.prev(profile.x, profile.Q)
-    A = [sys_.call(f, P=P, Lam=profile.Lam) for f in kernels]
-    if not all(np.all(np.isfinite(a)) for a in A):
-        # the Cameron-Martin weights exp(eta y/c) of the kernels overflow when c = sqrt(Sigma_d - Sigma_0) is small
-        raise ConvergenceError(f"replicon: the kernels A_yy, A_yh, A_hh are not finite at this temperature "
-                               f"(Lambda_0 = {float(np.max(profile.Lam[:, 1])):.4g}, 1 - q = {1 - profile.x:.3g}): "
-                               "too cold for their quadrature", residual=np.inf)
-    for ell in range(sys_.L - 1, -1, -1):
-        K = float(recursion(K, sys_.alphas[ell], sys_.cw, A[0][ell], A[1][ell], A[2][ell]))
-    return float(lam(K, profile.x))
+    :math:`K_L = 0` down to the input.
+
+    The kernels (squares of second derivatives) need finer rules than the solution: starting from the
+    profile's rule (or the first rule), each field is refined until :math:`\lambda_R` changes by at most
+    :data:`QUADRATURE_TOLERANCE` on every finer rule (:func:`~.layer_quadrature.resolved`; sin, C_W = 2,
+    depth 2, alpha = 0.5, T = 0.6: 5.5e-4 on the solution's rule).  Kernels that overflow (low T) or a rule
+    that cannot be refined far enough raise :class:`~replicasym.errors.ConvergenceError`."""
+    def value(rule, _start=None):
+        kernels, recursion, lam, K = _compiled_replicon(act, rule)
+        sys_ = _System(compile_equations(generic_equations(act, "finite"), rule), alphas, 1.0, C_W, C_b)
+        P = sys_.prev(profile.x, profile.Q)
+        A = [sys_.call(f, P=P, Lam=profile.Lam) for f in kernels]
+        if not all(np.all(np.isfinite(a)) for a in A):
+            # the Cameron-Martin weights exp(eta y/c) of the kernels overflow when c = sqrt(Sigma_d - Sigma_0) is
+            # small, or the tilt exp(h sigma) of an unbounded activation does
+            raise ConvergenceError(f"replicon: the kernels A_yy, A_yh, A_hh are not finite at this temperature "
+                                   f"(Lambda_0 = {float(np.max(profile.Lam[:, 1])):.4g}, 1 - q = {1 - profile.x:.3g}): "
+                                   "too cold for their quadrature", residual=np.inf)
+        for ell in range(sys_.L - 1, -1, -1):
+            K = float(recursion(K, sys_.alphas[ell], sys_.cw, A[0][ell], A[1][ell], A[2][ell]))
+        return float(lam(K, profile.x))
+
+    lam_R, _ = resolved(value, lambda v, rule: abs(value(rule) - v), profile.rule or FIRST_RULE,
+                        QUADRATURE_TOLERANCE, "replicon")
+    return lam_R
 
 
 def zero_temperature_replicon(eqs: LayerEquations, profile: Profile, alpha: float, cw: float,
