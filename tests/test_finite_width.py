@@ -246,6 +246,20 @@ def test_replicon_that_overflows_is_reported_not_returned(monkeypatch):
         zmod.replicon_line(m, T_max=0.6, T_min=0.5, points=2)
 
 
+def test_replicon_is_resolved_on_its_own_rule():
+    """The replicon's kernels (squares of second derivatives) need finer rules than the solution: sin, C_W = 2,
+    depth 2, alpha = 0.5, T = 0.6 was 5.5e-4 off on the solution's rule (0.59346 against 0.59290 with xi
+    doubled; 0.75525 with the old 40-node Gauss-Hermite rules).  Started from two different rules, the
+    refined replicon agrees to the quadrature tolerance."""
+    import dataclasses
+    m = rs.models.mlp("sin", depth=2, C_W=2.0, alpha=0.5)
+    prof = zmod.zipper(generic_equations(m.activation, "finite"), m.alphas, 1 / 0.6, 2.0, 0.0)
+    coarse = zmod.replicon(m.activation, prof, m.alphas, 2.0, 0.0)
+    fine = zmod.replicon(m.activation, dataclasses.replace(prof, rule=Rule(xi=385, u=193, eta=60)), m.alphas, 2.0, 0.0)
+    assert coarse == pytest.approx(fine, abs=5e-7)
+    assert coarse == pytest.approx(0.59290, abs=2e-5)
+
+
 def test_bad_input_and_non_convergence(monkeypatch):
     with pytest.raises(ParameterError, match="one value or one per hidden layer"):
         rs.models.mlp("tanh", depth=3, alpha=[1.0, 2.0])
