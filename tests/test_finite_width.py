@@ -597,6 +597,25 @@ def test_zero_temperature_replicon_is_the_low_temperature_limit():
 
 
 @pytest.mark.slow
+def test_relu_replicon_diverges_with_the_derived_jump_coefficient():
+    """ReLU, C_W = 2, alpha = 1: the finite-T replicon (kink-split eta panels, normalised tilts, its own
+    quadrature check) along replicon_line down to T ~ 0.13, fitted by A - C/T + B T on T <= 0.33, has
+    C = c_J of zero_temperature_replicon (the thermal mixing across the maximiser's jumps, derived at T = 0).
+    Measured when written: C = 0.0964, c_J = 0.0953; A = 0.934 (lambda_0 = 0.847 plus the jump regions'
+    constant, not computed)."""
+    from replicasym.solvers.zipper import replicon_line
+    m = rs.models.mlp("relu", depth=1, C_W=2.0, alpha=1.0)
+    line = replicon_line(m, T_max=1.0, T_min=0.06, points=16)
+    T, lam = np.array(line["T"]), np.array(line["replicon"])
+    keep = T <= 0.33
+    assert keep.sum() >= 5 and T.min() < 0.14
+    A, C, B = np.linalg.lstsq(np.stack([np.ones(keep.sum()), -1 / T[keep], T[keep]], 1), lam[keep], rcond=None)[0]
+    eqs = generic_equations(m.activation, "zero")
+    lam_0, c_J = zmod.zero_temperature_replicon(eqs, zmod.zipper(eqs, [1.0], 1.0, 2.0, 0.0), 1.0, 2.0, 0.0)
+    assert C == pytest.approx(c_J, rel=0.03)
+
+
+@pytest.mark.slow
 def test_nonlinear_ground_state_against_gradient_descent():
     """Direct finite-N minimisation (projected gradient descent from 16 random starts, per-sample minimum;
     montecarlo.ground_state) of tanh, C_W = 4, alpha = 0.5 at N = 200: within 3 standard errors of E_0."""

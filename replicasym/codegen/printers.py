@@ -209,6 +209,35 @@ def _stab_factor(f):
 
 
 @functools.lru_cache(maxsize=65536)
+def normalized_tilts(expr):
+    r"""Write every :math:`\mathbb E_z[g\,e^{A}]` (innermost expectations) as :math:`D_A\,` ``TiltedMean(g, A, A, z)``
+    with :math:`D_A` standing for :math:`\mathbb E_z[e^A]`, and cancel the :math:`D_A`.  Any derivative of
+    :math:`\log\mathbb E_z e^A` (a replicon kernel, a thermal moment) is homogeneous of degree 0 in each
+    :math:`D_A`, so they cancel and no un-normalised exponential expectation is left to overflow (ReLU's tilt
+    :math:`e^{h\sigma}` is unbounded; :func:`stabilize` pairs one numerator with one denominator only, and
+    left :math:`(\mathbb E[\sigma^2e^A] - \mathbb E[\sigma e^A]^2/\mathbb E[e^A])^2/\mathbb E[e^A]^2` to overflow).
+    Returns ``expr`` unchanged when some :math:`D_A` does not cancel."""
+    mapping, placeholders = {}, {}
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, GaussianExpectation) or node.integrand.has(GaussianExpectation):
+            continue
+        g, a = _split_exp(node.integrand)
+        if a is None:
+            continue
+        D = placeholders.setdefault((a, node.variable), sp.Dummy("D", positive=True))
+        mapping[node] = D if g == 1 else D * TiltedMean(g, a, a, node.variable)
+    if len(mapping) < 2:
+        return expr
+    Ds = set(placeholders.values())
+
+    def cancel(e):
+        return e.func(sp.cancel(e.integrand), e.variable)
+    new = expr.xreplace(mapping)
+    new = new.replace(lambda e: isinstance(e, GaussianExpectation) and e.integrand.has(*Ds), cancel)
+    new = sp.cancel(new) if new.has(*Ds) else new
+    return expr if new.has(*Ds) else new
+
+
 def stabilize(expr):
     r"""Rewrite ``expr`` into overflow-free primitives for floating point evaluation.
 

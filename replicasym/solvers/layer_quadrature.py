@@ -41,7 +41,7 @@ import numpy as np
 import sympy as sp
 from scipy.special import roots_legendre
 
-from ..codegen.printers import NumpyQuadraturePrinter, stabilize
+from ..codegen.printers import NumpyQuadraturePrinter, normalized_tilts, stabilize
 from ..errors import ConvergenceError
 from ..kernels.quadrature import gauss_hermite
 from ..symbolic.gaussian import GaussianExpectation
@@ -152,7 +152,8 @@ def compile_expression(expr: sp.Expr, args: tuple, quad: Quadrature):
     printer = NumpyQuadraturePrinter(axes={z: -(len(fields) - i) for i, z in enumerate(fields)},
                                      settings={"fully_qualified_modules": False})
     override: dict = {}
-    f = sp.lambdify((*args, *fields), stabilize(expr), modules=[quad.namespace(override), "numpy"], printer=printer)
+    f = sp.lambdify((*args, *fields), stabilize(normalized_tilts(expr)), modules=[quad.namespace(override), "numpy"],
+                    printer=printer)
     nodes = quad.nodes()
     kinked = _kinked_fields(expr, args, fields)
 

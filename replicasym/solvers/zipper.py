@@ -172,18 +172,21 @@ def replicon(act, profile: Profile, alphas, C_W: float = 1.0, C_b: float = 0.0) 
 def zero_temperature_replicon(eqs: LayerEquations, profile: Profile, alpha: float, cw: float,
                               cb: float) -> tuple[float, float]:
     r"""The finite-alpha replicon as T -> 0 for one hidden layer with a Moreau-envelope block:
-    :math:`\lambda_R(T) = \lambda_0 - c_J/T + o(1)`; returns :math:`(\lambda_0, c_J)`.
+    :math:`\lambda_R(T) = -c_J/T + \lambda_0 + \lambda_J + O(T)`; returns :math:`(\lambda_0, c_J)`.
 
     With :math:`1 - q = \chi_0 T` and :math:`\log Z_1 = \beta M(y) + O(\log\beta)`, :math:`M` the neuron's
     envelope, the depth-1 replicon :math:`1 - (1-q)^2\alpha C_W^2\,\mathbb E[(\partial_y^2\log Z_1)^2]` has two
-    parts.  Where :math:`z^*` is smooth, :math:`\partial_y^2\log Z_1 \to \beta M''` and
+    parts.  Where :math:`z^*` is smooth, :math:`\partial_y^2\log Z_1 \to \beta M''`, which gives
     :math:`\lambda_0 = 1 - \alpha C_W^2\chi_0^2\,\mathbb E[M''^2]`.  Across a jump of the maximiser the two
     branches mix thermally, :math:`\log Z_1 \approx \log(e^{\beta M_1} + e^{\beta M_2})`, so
     :math:`\partial_y^2\log Z_1 \ni \beta^2p(1-p)\Delta^2` over a width :math:`1/\beta|\Delta|`,
     :math:`\Delta = M_1' - M_2' = [z^*]/s`, and :math:`\int dy\,(\beta^2p(1-p)\Delta^2)^2 = \beta^3|\Delta|^3/6`:
-    :math:`c_J = \alpha C_W^2\chi_0^2\,\mathbb E_u\sum_J p_y(y_J)|\Delta_J|^3/6`.  A jumping maximiser
-    (tanh at C_W = 4, ReLU's convex kink for u > 0) thus makes RS unstable at low enough T at every finite
-    width, below roughly :math:`T \approx c_J/\lambda_0` (derived here; not in the reference)."""
+    :math:`c_J = \alpha C_W^2\chi_0^2\,\mathbb E_u\sum_J p_y(y_J)|\Delta_J|^3/6`.  The next order of the jump
+    regions adds a constant :math:`\lambda_J` that is not computed here (ReLU, C_W = 2, alpha = 1: the finite-T
+    replicon at T = 0.32 ... 0.127 fits :math:`A - C/T + BT` with C = 0.0964 against c_J = 0.0953, and
+    A = 0.934 against lambda_0 = 0.847).  A jumping maximiser (every nonlinear activation at large |u|; ReLU's
+    convex kink for u > 0) thus makes RS unstable at low enough T at every finite width (derived here; not in
+    the reference)."""
     a = maximisers(eqs.forward[0])[0]
     args = _arguments(eqs)
     # layer 1: P = (1, chi_0) (the input's P_d and chi_P), its conjugates (mu, lambda) from the profile
@@ -551,13 +554,13 @@ def solve_layered(model, T=None, beta=None, ansatz: str | None = "rs", precision
         lam_0 = None
         if eqs.block.envelope and len(model.alphas) == 1:
             lam_0, c_J = zero_temperature_replicon(eqs, prof, model.alphas[0], model.C_W, model.C_b)
-            note = (f"T -> 0 replicon (one hidden layer): lambda_R(T) = lambda_0 - c_J/T + o(1) with lambda_0 = "
-                    f"{lam_0:.6g}, c_J = {c_J:.6g}; ")
-            if lam_0 <= 0:
-                note += "lambda_0 <= 0: RS is unstable at low T"
-            elif c_J > 0:
-                note += (f"the maximiser jumps, so lambda_R -> -oo and RS is unstable at T = 0; the asymptotic form "
-                         f"crosses zero at T = c_J/lambda_0 = {c_J / lam_0:.3g} (an estimate of T_AT)")
+            note = (f"T -> 0 replicon (one hidden layer): lambda_R(T) = -c_J/T + lambda_0 + lambda_J + O(T) with "
+                    f"c_J = {c_J:.6g} (jumps of the maximiser) and lambda_0 = {lam_0:.6g} (its smooth part; the jump "
+                    "regions' constant lambda_J is not computed); ")
+            if c_J > 0:
+                note += ("the maximiser jumps, so lambda_R -> -oo and RS is unstable at T = 0; c_J/lambda_0 = "
+                         f"{c_J / lam_0:.3g} is a rough scale for T_AT" if lam_0 > 0 else
+                         "the maximiser jumps and lambda_0 <= 0: RS is unstable at low T")
             else:
                 note += "no jumps: the replicon at T = 0 is lambda_0"
             notes.append(note)
