@@ -627,3 +627,32 @@ def test_nonlinear_ground_state_against_gradient_descent():
     assert abs(est.mean - gs.energy) < 3 * est.err
     post = r.ladder[0]["layers"][0]["post_norm"]
     assert abs(post.mean - gs.order_parameters["Q1_d"]) < 3 * post.err + 0.01  # + O(1/N) finite size
+
+
+def test_normalized_tilts_cancel_the_normaliser_and_stop_the_overflow():
+    """codegen.printers.normalized_tilts: (d^2/dh^2 log E_eta e^{h relu(y + eta/2)})^2, the shape of the replicon
+    kernels, becomes a polynomial in TiltedMeans (the normaliser cancels).  Compiled (compile_expression
+    applies it) against scipy's quad of the tilted variance.  In the zipper this is what keeps ReLU's replicon
+    finite: at T = 0.5, alpha = 1 (Lambda_0 = 8) its kernels overflowed to NaN before."""
+    from scipy.integrate import quad as squad
+
+    from replicasym.codegen.printers import TiltedMean, normalized_tilts
+    from replicasym.solvers.layer_quadrature import Quadrature, compile_expression
+    from replicasym.symbolic.gaussian import E as Ex
+    from replicasym.symbolic.layered import ETA
+    h, y = sp.symbols("h y", real=True)
+    sig = sp.Max(0, y + ETA / 2)
+    expr = sp.diff(sp.log(Ex(sp.exp(h * sig), ETA)), h, 2) ** 2
+    norm = normalized_tilts(expr)
+    assert norm.has(TiltedMean) and not norm.has(sp.exp(h * sig))
+    f = compile_expression(expr, (h, y), Quadrature(Rule(xi=49, u=49, eta=60), (ETA,)))
+    for hv, yv in ((0.7, 0.2), (-1.3, 0.5), (3.0, -0.4)):
+        def moment(k, hv=hv, yv=yv):
+            return squad(lambda e: max(0.0, yv + e / 2) ** k * np.exp(hv * max(0.0, yv + e / 2) - e * e / 2),
+                         -12, 30, points=[-2 * yv], epsabs=1e-14, limit=200)[0]
+        var = moment(2) / moment(0) - (moment(1) / moment(0)) ** 2
+        assert f(np.array([hv]), np.array([yv]))[0] == pytest.approx(var**2, rel=1e-9)
+    # a strong tilt: the mass sits above the kink, where relu(y + eta/2) has variance 1/4
+    assert f(np.array([20.0]), np.array([0.3]))[0] == pytest.approx(0.25**2, rel=1e-9)
+    lam = rs.models.mlp("relu", depth=1, C_W=2.0, alpha=1.0).solve(T=0.5).replicon
+    assert lam is not None and 0 < lam < 1
