@@ -208,7 +208,6 @@ def _stab_factor(f):
     return stabilize(f)
 
 
-@functools.lru_cache(maxsize=65536)
 def normalized_tilts(expr):
     r"""Write every :math:`\mathbb E_z[g\,e^{A}]` (innermost expectations) as :math:`D_A\,` ``TiltedMean(g, A, A, z)``
     with :math:`D_A` standing for :math:`\mathbb E_z[e^A]`, and cancel the :math:`D_A`.  Any derivative of
@@ -238,6 +237,7 @@ def normalized_tilts(expr):
     return expr if new.has(*Ds) else new
 
 
+@functools.lru_cache(maxsize=65536)
 def stabilize(expr):
     r"""Rewrite ``expr`` into overflow-free primitives for floating point evaluation.
 
