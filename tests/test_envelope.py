@@ -16,6 +16,14 @@ a, b, s, y, h = sp.symbols("a b s y h", positive=True)
 d, eta, beta = sp.symbols("delta eta beta", real=True)
 
 
+def _inner_problem(name, vals, equation=0):
+    """The inner problem of the T = 0 forward equation ``equation`` of activation ``name`` and its parameters
+    at ``vals`` (by symbol name): (problem, params)."""
+    arg = maximisers(generic_equations(activation(name), "zero").forward[equation])[0]
+    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
+    return eq._problem(arg, XI, U, syms), tuple(vals[str(t)] for t in syms)
+
+
 def _value(expr, F, var, values):
     """expr with every Argmax(F, var) replaced by the numerical maximiser (scipy-free: F is quadratic here)."""
     root = sp.solve(sp.diff(F, var), var)[0]
@@ -88,12 +96,8 @@ def _brute_maximiser(rule, prob, params, yv, uv, sv):
 def test_envelope_rule_against_adaptive_quadrature(mu):
     """The per-u xi-integral of tanh(z*)^2, with z* jumping, against scipy's adaptive quad over a brute-force
     maximiser (polished by Newton), split at the jump found by bisection on the brute-force maximiser."""
-    eqs = generic_equations(activation("tanh"), "zero")
-    arg = maximisers(eqs.forward[0])[0]
-    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
     vals = {"C_W": 4.0, "C_b": 0.0, "P_d": 1.0, "chi_P": 1.0, "lambda": 8.0, "mu": mu}
-    params = tuple(vals[str(t)] for t in syms)
-    prob = eq._problem(arg, XI, U, syms)
+    prob, params = _inner_problem("tanh", vals)
     rule = eq.EnvelopeRule(prob, params)
     assert np.sum(rule.w) == pytest.approx(1.0, abs=1e-12)
     sv, slope = 4.0, 2.0
@@ -121,12 +125,8 @@ def test_envelope_rule_against_adaptive_quadrature(mu):
 
 def test_envelope_rule_refines_to_its_tolerance():
     # the whole (xi, u) integral at two panel tolerances agrees to the looser one's size
-    eqs = generic_equations(activation("tanh"), "zero")
-    arg = maximisers(eqs.forward[1])[0]
-    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
     vals = {"C_W": 4.0, "C_b": 0.1, "P_d": 0.9, "chi_P": 1.5, "lambda": 4.0, "mu": -0.2}
-    params = tuple(vals[str(t)] for t in syms)
-    prob = eq._problem(arg, XI, U, syms)
+    prob, params = _inner_problem("tanh", vals, 1)
     out = []
     for tol in (1e-8, 1e-12):
         r = eq.EnvelopeRule(prob, params, tol)
@@ -138,12 +138,8 @@ def test_envelope_rule_refines_to_its_tolerance():
 def test_envelope_problem_with_a_polynomial_part():
     """sigma = x + sin(x): the expanded F mixes the activation's own delta^2 with the penalty; the split must
     still give s = C_W chi_P and G(z) = sqrt(lambda) u sigma(z) + mu sigma(z)^2/2 (found by a user activation)."""
-    eqs = generic_equations(activation("x + sin(x)"), "zero")
-    arg = maximisers(eqs.forward[0])[0]
-    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
     vals = {"C_W": 1.5, "C_b": 0.2, "P_d": 0.9, "chi_P": 0.7, "lambda": 2.0, "mu": 0.3}
-    params = tuple(vals[str(t)] for t in syms)
-    prob = eq._problem(arg, XI, U, syms)
+    prob, params = _inner_problem("x + sin(x)", vals)
     assert float(prob.s(*params)) == pytest.approx(1.5 * 0.7)
     z, u = np.linspace(-3, 3, 7), 0.8
     sig = z + np.sin(z)
@@ -175,12 +171,8 @@ def test_envelope_rule_for_relu_against_the_exact_maximiser(mu):
     u < 0 (it rests on z = 0 for y in [0, -s a]).  The rule's per-u xi-integrals against scipy's adaptive
     quad of the closed-form maximiser, split at the jump (bisection on the closed form) and at both kink
     points; relu(z*)^2, delta*^2 and xi delta* (the integrands of the T = 0 equations)."""
-    eqs = generic_equations(activation("relu"), "zero")
-    arg = maximisers(eqs.forward[0])[0]
-    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
     vals = {"C_W": 2.0, "C_b": 0.3, "P_d": 1.2, "chi_P": 0.6, "lambda": 0.8, "mu": mu}
-    params = tuple(vals[str(t)] for t in syms)
-    prob = eq._problem(arg, XI, U, syms)
+    prob, params = _inner_problem("relu", vals)
     assert prob.kinks == (0.0,)
     rule = eq.EnvelopeRule(prob, params)
     assert np.sum(rule.w) == pytest.approx(1.0, abs=1e-12)
@@ -216,19 +208,13 @@ def test_envelope_rule_for_relu_against_the_exact_maximiser(mu):
 def test_envelope_problem_splits_kinked_activations():
     """|x| and leaky ReLU split into smooth pieces at 0; a jump (sign) is refused."""
     for name, val in (("abs(x)", lambda z: np.abs(z)), ("leaky_relu", lambda z: np.maximum(z, z / 100))):
-        eqs = generic_equations(activation(name), "zero")
-        arg = maximisers(eqs.forward[0])[0]
-        syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
         vals = {"C_W": 1.5, "C_b": 0.0, "P_d": 1.0, "chi_P": 0.7, "lambda": 2.0, "mu": 0.3}
-        params = tuple(vals[str(t)] for t in syms)
-        prob = eq._problem(arg, XI, U, syms)
+        prob, params = _inner_problem(name, vals)
         assert prob.kinks == (0.0,)
         z, u = np.array([-1.5, -0.2, 0.0, 0.3, 2.0]), 0.8
         assert prob.G(z, u, *params) == pytest.approx(np.sqrt(2.0) * u * val(z) + 0.3 * val(z) ** 2 / 2, abs=1e-12)
-    eqs = generic_equations(activation("sign"), "zero")
-    arg = maximisers(eqs.forward[0])[0]
     with pytest.raises(ValueError, match="jumps"):
-        eq._problem(arg, XI, U, tuple(sorted(arg.free_symbols - {XI, U}, key=str)))
+        _inner_problem("sign", {})
 
 
 def test_thermal_mixing_across_a_jump_gives_beta_cubed():
@@ -259,11 +245,8 @@ def test_replicon_moments_for_relu_against_closed_forms():
     kink for u < 0, 0 < y < s eps|u| (M'' = -1/s there, 0 elsewhere), and jumps by s eps u at y = -s eps u/2 for
     u > 0 (Delta = eps u), eps = sqrt(lambda): both moments as one-dimensional integrals over u (scipy quad)."""
     from scipy.stats import norm
-    eqs = generic_equations(activation("relu"), "zero")
-    arg = maximisers(eqs.forward[0])[0]
-    syms = tuple(sorted(arg.free_symbols - {XI, U}, key=str))
     vals = {"C_W": 2.0, "C_b": 0.0, "P_d": 1.0, "chi_P": 0.7, "lambda": 1.5, "mu": 0.0}
-    rule = eq.EnvelopeRule(eq._problem(arg, XI, U, syms), tuple(vals[str(t)] for t in syms))
+    rule = eq.EnvelopeRule(*_inner_problem("relu", vals))
     smooth, jumps = rule.replicon_moments()
     sv, slope, eps = 2.0 * 0.7, np.sqrt(2.0), np.sqrt(1.5)
     window = quad(lambda uv: norm.pdf(uv) * (norm.cdf(sv * eps * uv / slope) - 0.5), 0, 12)[0]  # u -> -u
